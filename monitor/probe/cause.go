@@ -1,0 +1,86 @@
+package probe
+
+// Cause is a stable identifier of what a check found. The set is the
+// vocabulary of DESIGN.md; JSON, metrics and history store these strings.
+type Cause string
+
+// Causes of failure, and ok.
+const (
+	CauseOK                      Cause = "ok"
+	CauseOffline                 Cause = "offline"
+	CauseDNSFailure              Cause = "dns_failure"
+	CauseConnectionRefused       Cause = "connection_refused"
+	CauseConnectionTimeout       Cause = "connection_timeout"
+	CauseGreetingTimeout         Cause = "greeting_timeout"
+	CauseServiceUnavailable      Cause = "service_unavailable"
+	CauseWrongTLSMode            Cause = "wrong_tls_mode"
+	CauseSTARTTLSUnsupported     Cause = "starttls_unsupported"
+	CauseTLSHandshakeFailed      Cause = "tls_handshake_failed"
+	CauseCertificateExpired      Cause = "certificate_expired"
+	CauseCertificateNotYetValid  Cause = "certificate_not_yet_valid"
+	CauseCertificateHostMismatch Cause = "certificate_hostname_mismatch"
+	CauseCertificateUntrusted    Cause = "certificate_untrusted"
+	CauseTLSIntercepted          Cause = "tls_intercepted"
+	CausePlaintextAuthRefused    Cause = "plaintext_auth_refused"
+	CauseAuthUnsupported         Cause = "auth_unsupported"
+	CauseAuthRejected            Cause = "auth_rejected"
+	CauseAppPasswordRequired     Cause = "app_password_required"
+	CauseBasicAuthDisabled       Cause = "basic_auth_disabled"
+	CauseAuthTemporaryFailure    Cause = "auth_temporary_failure"
+	CauseRateLimited             Cause = "rate_limited"
+	CauseSenderRejected          Cause = "sender_rejected"
+	CauseRecipientRejected       Cause = "recipient_rejected"
+	CauseProtocolError           Cause = "protocol_error"
+)
+
+// Warnings: sending works, but something needs attention.
+const (
+	CauseCertificateExpiring Cause = "certificate_expiring"
+	CauseSlowResponse        Cause = "slow_response"
+	CauseNoCredentials       Cause = "no_credentials"
+)
+
+// AllCauses lists every cause, failures first, then warnings.
+var AllCauses = []Cause{
+	CauseOK, CauseOffline, CauseDNSFailure, CauseConnectionRefused, CauseConnectionTimeout,
+	CauseGreetingTimeout, CauseServiceUnavailable, CauseWrongTLSMode, CauseSTARTTLSUnsupported,
+	CauseTLSHandshakeFailed, CauseCertificateExpired, CauseCertificateNotYetValid,
+	CauseCertificateHostMismatch, CauseCertificateUntrusted, CauseTLSIntercepted,
+	CausePlaintextAuthRefused, CauseAuthUnsupported, CauseAuthRejected, CauseAppPasswordRequired,
+	CauseBasicAuthDisabled, CauseAuthTemporaryFailure, CauseRateLimited, CauseSenderRejected,
+	CauseRecipientRejected, CauseProtocolError,
+	CauseCertificateExpiring, CauseSlowResponse, CauseNoCredentials,
+}
+
+// IsWarning reports whether the cause leaves sending working.
+func (c Cause) IsWarning() bool {
+	switch c {
+	case CauseCertificateExpiring, CauseSlowResponse, CauseNoCredentials:
+		return true
+	}
+	return false
+}
+
+// IsCredentialRejection reports whether the server refused the credential
+// itself, so that retrying the same one could lock the account.
+func (c Cause) IsCredentialRejection() bool {
+	switch c {
+	case CauseAuthRejected, CauseAppPasswordRequired, CauseBasicAuthDisabled:
+		return true
+	}
+	return false
+}
+
+// Status is the verdict a cause leads to. tls_intercepted on a chain that
+// verifies is a warning too; the probe sets that case's status itself.
+func (c Cause) Status() Status {
+	switch {
+	case c == CauseOK:
+		return StatusOK
+	case c == CauseOffline:
+		return StatusOffline
+	case c.IsWarning():
+		return StatusDegraded
+	}
+	return StatusFailing
+}

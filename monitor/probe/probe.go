@@ -1,0 +1,194 @@
+// Package probe checks one SMTP submission account end to end — DNS, TCP,
+// greeting, EHLO, TLS (STARTTLS or implicit) with strict certificate checks,
+// SASL authentication and optionally the envelope — and classifies the
+// outcome into a Result with a stable Cause, a message and advice for a
+// person.
+//
+// One Probe call makes one attempt: it never retries AUTH, so a rejected
+// password is sent at most once per call. Every read has a deadline and a
+// size bound, and the whole call returns within Target.Timeout (plus a few
+// milliseconds) whatever the server does. Probe sends QUIT where the session
+// allows it and closes every connection and goroutine it opened before it
+// returns.
+//
+// The conversation up to an encrypted session (greeting, first EHLO,
+// STARTTLS, TLS handshake) is ours: go-smtp folds the greeting into its first
+// command and runs the handshake lazily inside the next one, so neither the
+// greeting's time, a 421 refusal, nor a certificate problem could be told
+// apart there. From the secured channel on, go-smtp speaks EHLO, AUTH and the
+// envelope. Passwords go only to go-smtp's Auth, only over TLS (unless the
+// account explicitly allows otherwise), and are never logged.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// failure is why a run stopped: a cause and what was seen.
+type failure struct {
+	cause   Cause
+	detail  string // one line: what was seen
+	reply   *Reply // the server's reply, when one explains the cause
+	err     error  // underlying error, for logs; never holds secrets
+	timeout bool   // the server stopped answering
+	// unreachable: no route to the server; we may be offline
+	unreachable bool
+	suggestion  *Suggestion
+}
+
+func (f *failure) Error() string { return string(f.cause) + ": " + f.detail }
+
+// prober is the state of one Probe call.
+type prober struct {
+	t    Target
+	d    Deps
+	res  Result
+	ips  []net.IP      // the server's addresses, once resolved
+	core time.Duration // the pipeline's time, follow-ups excluded
+}
+
+// Probe runs the pipeline once against t and returns the classified result.
+// It blocks for at most t.Timeout (default 30 s); cancelling ctx ends it
+// sooner. It never panics on anything a server sends.
+func Probe(ctx context.Context, t Target, d Deps) Result {
+	p := &prober{t: t, d: d.withDefaults()}
+	p.res = Result{
+		Name: t.Name, Server: t.Server, Port: t.Port, Security: t.Security,
+		CheckedAt: p.d.Clock.Now(),
+	}
+	begin := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, t.timeout())
+	defer cancel()
+
+	f := p.run(ctx)
+	p.core = time.Since(begin)
+	f = p.followUp(ctx, f)
+	p.conclude(f)
+	p.res.Duration = time.Since(begin)
+	return p.res
+}
+
+// record appends a finished phase to the result.
+func (p *prober) record(name string, began time.Time, ok bool, detail string) {
+	p.res.Phases = append(p.res.Phases, Phase{Name: name, OK: ok, Duration: time.Since(began), Detail: detail})
+}
+
+// deadline is now+limit, or the context's deadline if that comes first.
+func deadline(ctx context.Context, limit time.Duration) time.Time {
+	d := time.Now().Add(limit)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		return cd
+	}
+	return d
+}
+
+// stageLimit bounds the stages that wait on the server (connect, greeting,
+// TLS handshake) so that a silent server leaves time for the follow-ups.
+func (p *prober) stageLimit() time.Duration { return p.t.timeout() / 3 }
+
+// sniffDelay is how long a silent server may stay silent before we check on a
+// second connection whether it is waiting for a TLS handshake.
+func (p *prober) sniffDelay() time.Duration { return min(2*time.Second, p.t.timeout()/10) }
+
+func (p *prober) run(ctx context.Context) *failure {
+	if p.t.Security == SecurityNone && p.t.AllowPlaintextAuth && p.t.Username != "" {
+		p.res.Notes = append(p.res.Notes, "allow_plaintext_auth is on: the password is sent without encryption, readable by anyone on the network path")
+	}
+	if p.t.TLSSkipVerify {
+		p.res.Notes = append(p.res.Notes, "tls_skip_verify is on: the server's certificate is not checked, so an impostor could receive the password")
+	}
+	addrs, f := p.resolve(ctx)
+	if f != nil {
+		return f
+	}
+	p.ips = addrs
+	s, f := p.open(ctx, addrs, p.t.Port, p.t.Security, &p.res.Phases)
+	if s != nil {
+		defer s.close()
+		p.res.TLS = s.tls
+		if p.t.Security == SecurityAuto {
+			p.res.Detected = s.mode
+		}
+	}
+	if f != nil {
+		if s != nil && f.reply != nil {
+			s.quit(ctx, &p.res.Phases)
+		}
+		return f
+	}
+	if !p.t.SkipAuth {
+		if f = p.auth(ctx, s); f == nil {
+			f = p.envelope(ctx, s)
+		}
+	}
+	if f == nil || f.reply != nil {
+		s.quit(ctx, &p.res.Phases)
+	}
+	return f
+}
+
+// resolve is the dns phase.
+func (p *prober) resolve(ctx context.Context) ([]net.IP, *failure) {
+	began := time.Now()
+	if ip := net.ParseIP(p.t.Server); ip != nil {
+		p.record(PhaseDNS, began, true, "IP address, no lookup needed")
+		return []net.IP{ip}, nil
+	}
+	if p.t.Server == "" {
+		p.record(PhaseDNS, began, false, "no server name configured")
+		return nil, &failure{cause: CauseDNSFailure, detail: "no server name configured"}
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.stageLimit())
+	defer cancel()
+	ipas, err := p.d.Resolve(rctx, p.t.Server)
+	if err == nil && len(ipas) == 0 {
+		err = &net.DNSError{Err: "no addresses", Name: p.t.Server, IsNotFound: true}
+	}
+	if err != nil {
+		f := &failure{cause: CauseDNSFailure, err: err, timeout: isTimeout(rctx, err)}
+		var de *net.DNSError
+		switch {
+		case errors.As(err, &de) && de.IsNotFound:
+			f.detail = fmt.Sprintf("the name %s does not exist", p.t.Server)
+		case f.timeout:
+			f.detail = fmt.Sprintf("no answer from the name server for %s", p.t.Server)
+		default:
+			f.detail = fmt.Sprintf("could not look up %s: %s", p.t.Server, sanitize(err.Error(), 100))
+		}
+		p.record(PhaseDNS, began, false, f.detail)
+		return nil, f
+	}
+	ips := make([]net.IP, 0, len(ipas))
+	for _, a := range ipas {
+		ips = append(ips, a.IP)
+	}
+	p.record(PhaseDNS, began, true, fmt.Sprintf("%s → %s", p.t.Server, plural(len(ips), "address", "addresses")))
+	return ips, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// smtpReply converts a go-smtp error into the reply it carries, if any.
+func smtpReply(err error) *Reply {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		return nil
+	}
+	r := &Reply{Code: se.Code, Message: sanitize(strings.ReplaceAll(se.Message, "\n", " "), 300)}
+	if e := se.EnhancedCode; e[0] > 0 {
+		r.EnhancedCode = fmt.Sprintf("%d.%d.%d", e[0], e[1], e[2])
+	}
+	return r
+}

@@ -1,0 +1,199 @@
+package probe_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"smtpwatch/monitor/probe"
+	"smtpwatch/monitor/smtptest"
+)
+
+// commands extracts the client's command verbs from go-smtp's server log,
+// which is decrypted, so the whole conversation is visible.
+func commands(log string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(log))
+	for sc.Scan() {
+		line := sc.Text()
+		if len(line) < 4 || (line[0] >= '0' && line[0] <= '9') {
+			continue // a server reply
+		}
+		verb, _, _ := strings.Cut(line, " ")
+		out = append(out, strings.ToUpper(verb))
+	}
+	return out
+}
+
+// A full STARTTLS + AUTH probe costs exactly the commands the protocol
+// needs: EHLO, STARTTLS, EHLO again (RFC 3207 requires it), one AUTH with
+// its initial response, QUIT. Each is one round trip.
+func TestFullProbeCommandSequence(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name string
+		opt  smtptest.Options
+		sec  probe.Security
+		skip bool
+		want string
+	}{
+		{"starttls+auth", smtptest.Options{Users: users}, probe.SecurityStartTLS, false, "EHLO STARTTLS EHLO AUTH QUIT"},
+		{"implicit tls+auth", smtptest.Options{Users: users, Implicit: true}, probe.SecurityTLS, false, "EHLO AUTH QUIT"},
+		{"starttls connectivity only", smtptest.Options{Users: users}, probe.SecurityStartTLS, true, "EHLO STARTTLS QUIT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opt.Cert = f.cert(t, smtptest.Leaf{})
+			srv := smtptest.Start(t, tc.opt)
+			tg := f.target(srv.Addr, tc.sec)
+			tg.SkipAuth = tc.skip
+			r := probe.Probe(context.Background(), tg, f.deps())
+			if r.Cause != probe.CauseOK {
+				t.Fatalf("cause %s: %s", r.Cause, r.Message)
+			}
+			if got := strings.Join(commands(srv.Log()), " "); got != tc.want {
+				t.Errorf("commands %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// Nothing resembling AUTH crosses the wire before TLS: on a STARTTLS server
+// the plaintext part ends with STARTTLS and a TLS ClientHello follows; on a
+// server that offers AUTH without TLS, no AUTH is sent at all.
+func TestNoAuthBeforeTLS(t *testing.T) {
+	f := newFixture(t)
+
+	srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{}), Users: users, AllowInsecureAuth: true})
+	if r := probe.Probe(context.Background(), f.target(srv.Addr, probe.SecurityStartTLS), f.deps()); !r.AuthVerified {
+		t.Fatalf("cause %s: %s", r.Cause, r.Message)
+	}
+	wire := srv.Received()[0]
+	i := bytes.Index(wire, []byte("STARTTLS\r\n"))
+	if i < 0 {
+		t.Fatalf("no STARTTLS on the wire: %q", wire)
+	}
+	if bytes.Contains(bytes.ToUpper(wire[:i]), []byte("AUTH")) {
+		t.Errorf("AUTH before STARTTLS: %q", wire[:i])
+	}
+	if rest := wire[i+len("STARTTLS\r\n"):]; len(rest) == 0 || rest[0] != 0x16 {
+		t.Errorf("after STARTTLS the client sent %q, want a TLS handshake record", rest[:min(len(rest), 16)])
+	}
+
+	plain := smtptest.Start(t, smtptest.Options{Users: users, AllowInsecureAuth: true})
+	for _, sec := range []probe.Security{probe.SecurityNone, probe.SecurityStartTLS, probe.SecurityAuto} {
+		r := probe.Probe(context.Background(), f.target(plain.Addr, sec), f.deps())
+		if r.AuthVerified {
+			t.Errorf("%s: authenticated over plaintext", sec)
+		}
+	}
+	for _, w := range plain.Received() {
+		if bytes.Contains(bytes.ToUpper(w), []byte("AUTH")) || bytes.Contains(w, []byte(password)) {
+			t.Errorf("sent over plaintext: %q", w)
+		}
+	}
+	if n := plain.AuthAttempts.Load(); n != 0 {
+		t.Errorf("%d AUTH attempts reached a plaintext server", n)
+	}
+}
+
+// A rejected password is tried exactly once per probe: no second mechanism,
+// no retry that could lock the account.
+func TestRejectedPasswordIsSentOnce(t *testing.T) {
+	f := newFixture(t)
+	srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{}), Users: users})
+	tg := f.target(srv.Addr, probe.SecurityStartTLS)
+	tg.Password = probe.NewSecret("wrong")
+	r := probe.Probe(context.Background(), tg, f.deps())
+	if r.Cause != probe.CauseAuthRejected {
+		t.Fatalf("cause %s", r.Cause)
+	}
+	if n := srv.AuthAttempts.Load(); n != 1 {
+		t.Errorf("%d AUTH attempts, want exactly 1", n)
+	}
+	if got := strings.Count(strings.Join(commands(srv.Log()), " "), "AUTH"); got != 1 {
+		t.Errorf("%d AUTH commands on the wire, want 1", got)
+	}
+}
+
+// The password appears nowhere a probe's outcome can be printed: the result
+// in every form, the target in every fmt verb, slog records.
+func TestPasswordNeverPrinted(t *testing.T) {
+	f := newFixture(t)
+	srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{}), Users: users})
+	forms := func(r probe.Result, tg probe.Target) []string {
+		j, _ := json.Marshal(r)
+		var logs bytes.Buffer
+		l := slog.New(slog.NewJSONHandler(&logs, nil))
+		l.Info("probe", "target", tg, "password", tg.Password, "result", r)
+		sl := slog.New(slog.NewTextHandler(&logs, nil))
+		sl.Info("probe", "target", tg, "password", tg.Password)
+		return []string{string(j), fmt.Sprintf("%v %+v %#v %s %q %x", tg, tg, tg, tg.Password, tg.Password, tg.Password), logs.String(), fmt.Sprint(r)}
+	}
+	for _, pw := range []string{password, "wrong-Pa55word!"} {
+		tg := f.target(srv.Addr, probe.SecurityStartTLS)
+		tg.Password = probe.NewSecret(pw)
+		r := probe.Probe(context.Background(), tg, f.deps())
+		b64 := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pw))
+		for i, s := range forms(r, tg) {
+			if strings.Contains(s, pw) || strings.Contains(s, b64) {
+				t.Errorf("form %d leaks the password: %s", i, s)
+			}
+		}
+	}
+}
+
+// After probes of every kind, success and failure alike, no goroutine and no
+// file descriptor survives. The servers live in a subtest whose cleanup waits
+// for all of their goroutines, so what remains after it is the probe's.
+func TestNoLeaks(t *testing.T) {
+	f := newFixture(t)
+	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
+	t.Run("probes", func(t *testing.T) {
+		good := f.cert(t, smtptest.Leaf{})
+		rogue := f.rogue.Issue(t, smtptest.Leaf{})
+		implicit := smtptest.Start(t, smtptest.Options{Cert: good, Users: users, Implicit: true})
+		addrs := map[string]probe.Security{
+			smtptest.Start(t, smtptest.Options{Cert: good, Users: users}).Addr: probe.SecurityStartTLS,
+			implicit.Addr: probe.SecurityStartTLS, // wrong mode, found by the sniff
+			smtptest.Start(t, smtptest.Options{Handler: smtptest.Silent}).Addr:                         probe.SecurityStartTLS,
+			smtptest.Start(t, smtptest.Options{Handler: smtptest.Greet("421 4.3.2 go away")}).Addr:     probe.SecurityTLS,
+			smtptest.Start(t, smtptest.Options{Handler: smtptest.Trickle(20 * time.Millisecond)}).Addr: probe.SecurityAuto,
+			smtptest.Start(t, smtptest.Options{Handler: smtptest.Flood(1 << 20)}).Addr:                 probe.SecurityStartTLS,
+			smtptest.ClosedPort(t): probe.SecurityStartTLS,
+			smtptest.Blackhole(t):  probe.SecurityStartTLS,
+			smtptest.Start(t, smtptest.Options{Cert: good, Users: users, MaxTLSVersion: 0x0302}).Addr: probe.SecurityStartTLS,
+			smtptest.Start(t, smtptest.Options{Users: users, AllowInsecureAuth: true}).Addr:           probe.SecurityNone,
+			smtptest.Start(t, smtptest.Options{Cert: good, Users: map[string]string{"x": "y"}}).Addr:  probe.SecurityStartTLS,
+			smtptest.Start(t, smtptest.Options{Cert: &rogue}).Addr:                                    probe.SecurityStartTLS,
+		}
+		for addr, sec := range addrs {
+			tg := f.target(addr, sec)
+			tg.Timeout = 1500 * time.Millisecond
+			d := f.deps()
+			d.Alternatives = []probe.Alternative{{Port: implicit.Port, Security: probe.SecurityTLS}}
+			probe.Probe(context.Background(), tg, d)
+		}
+	})
+	if g, fd := runtime.NumGoroutine(), openFDs(t); g > baseG || fd > baseFD {
+		buf := make([]byte, 1<<16)
+		n := runtime.Stack(buf, true)
+		t.Fatalf("goroutines %d (baseline %d), fds %d (baseline %d)\n%s", g, baseG, fd, baseFD, buf[:n])
+	}
+}
+
+func openFDs(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(entries)
+}
