@@ -84,3 +84,27 @@ func (c Cause) Status() Status {
 	}
 	return StatusFailing
 }
+
+var shortText = map[Cause]string{
+	CauseOK: "OK", CauseOffline: "this computer is offline", CauseDNSFailure: "server name not found",
+	CauseConnectionRefused: "connection refused", CauseConnectionTimeout: "port blocked or unreachable",
+	CauseGreetingTimeout: "server not answering", CauseServiceUnavailable: "server refuses service",
+	CauseWrongTLSMode: "wrong SSL/STARTTLS setting", CauseSTARTTLSUnsupported: "no encryption offered",
+	CauseTLSHandshakeFailed: "encryption failed", CauseCertificateExpired: "certificate expired",
+	CauseCertificateNotYetValid: "certificate not yet valid (clock?)", CauseCertificateHostMismatch: "certificate for another name",
+	CauseCertificateUntrusted: "certificate not trusted", CauseTLSIntercepted: "connection intercepted by security software",
+	CausePlaintextAuthRefused: "password would go unencrypted", CauseAuthUnsupported: "no password sign-in offered",
+	CauseAuthRejected: "password rejected", CauseAppPasswordRequired: "app password required",
+	CauseBasicAuthDisabled: "password sign-in disabled (OAuth only)", CauseAuthTemporaryFailure: "sign-in temporarily failing",
+	CauseRateLimited: "rate limited", CauseSenderRejected: "sender rejected", CauseRecipientRejected: "recipient rejected",
+	CauseProtocolError: "not speaking SMTP properly", CauseCertificateExpiring: "certificate expires soon",
+	CauseSlowResponse: "slow", CauseNoCredentials: "sign-in not checked",
+}
+
+// Short is a few words for a menu line or a tooltip: "password rejected".
+func (c Cause) Short() string {
+	if s, ok := shortText[c]; ok {
+		return s
+	}
+	return string(c)
+}

@@ -60,7 +60,7 @@ type prober struct {
 func Probe(ctx context.Context, t Target, d Deps) Result {
 	p := &prober{t: t, d: d.withDefaults()}
 	p.res = Result{
-		Name: t.Name, Server: t.Server, Port: t.Port, Security: t.Security,
+		Name: t.Name, Provider: t.DisplayName(), Server: t.Server, Port: t.Port, Security: t.Security,
 		CheckedAt: p.d.Clock.Now(),
 	}
 	begin := time.Now()

@@ -101,6 +101,7 @@ type Finding struct {
 // agree (see Cause.Status); Message and Advice are for a person.
 type Result struct {
 	Name     string
+	Provider string // display name, e.g. "Charter"
 	Server   string
 	Port     int
 	Security Security // as configured
@@ -128,6 +129,14 @@ type Result struct {
 	Duration  time.Duration
 }
 
+// DisplayName is the provider's name, or the account's when none is known.
+func (r Result) DisplayName() string {
+	if r.Provider != "" {
+		return r.Provider
+	}
+	return r.Name
+}
+
 // Phase returns the named phase, if it ran.
 func (r Result) Phase(name string) (Phase, bool) {
 	for _, p := range r.Phases {
@@ -147,6 +156,7 @@ type jsonPhase struct {
 
 type jsonResult struct {
 	Name         string      `json:"name"`
+	Provider     string      `json:"provider,omitempty"`
 	Server       string      `json:"server"`
 	Port         int         `json:"port"`
 	Security     Security    `json:"security"`
@@ -170,7 +180,7 @@ type jsonResult struct {
 // whole milliseconds, phases as an array in pipeline order.
 func (r Result) MarshalJSON() ([]byte, error) {
 	j := jsonResult{
-		Name: r.Name, Server: r.Server, Port: r.Port, Security: r.Security, Detected: r.Detected,
+		Name: r.Name, Provider: r.Provider, Server: r.Server, Port: r.Port, Security: r.Security, Detected: r.Detected,
 		Status: r.Status, Cause: r.Cause, Message: r.Message, Advice: r.Advice,
 		Warnings: r.Warnings, Notes: r.Notes, SMTP: r.SMTP, TLS: r.TLS, Suggestion: r.Suggestion,
 		AuthVerified: r.AuthVerified, CheckedAt: r.CheckedAt, DurationMS: r.Duration.Milliseconds(),
@@ -193,7 +203,7 @@ func (r *Result) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*r = Result{
-		Name: j.Name, Server: j.Server, Port: j.Port, Security: j.Security, Detected: j.Detected,
+		Name: j.Name, Provider: j.Provider, Server: j.Server, Port: j.Port, Security: j.Security, Detected: j.Detected,
 		Status: j.Status, Cause: j.Cause, Message: j.Message, Advice: j.Advice,
 		Warnings: j.Warnings, Notes: j.Notes, SMTP: j.SMTP, TLS: j.TLS, Suggestion: j.Suggestion,
 		AuthVerified: j.AuthVerified, CheckedAt: j.CheckedAt, Duration: time.Duration(j.DurationMS) * time.Millisecond,

@@ -13,7 +13,7 @@ import (
 // daemon's API; it must carry durations in milliseconds and read back whole.
 func TestResultJSONRoundTrip(t *testing.T) {
 	r := probe.Result{
-		Name: "charter", Server: "smtp.charter.net", Port: 587, Security: probe.SecurityAuto, Detected: probe.SecurityStartTLS,
+		Name: "charter", Provider: "Charter", Server: "smtp.charter.net", Port: 587, Security: probe.SecurityAuto, Detected: probe.SecurityStartTLS,
 		Status: probe.StatusFailing, Cause: probe.CauseAuthRejected, Message: "m", Advice: []string{"a", "b"},
 		Warnings:  []probe.Finding{{Cause: probe.CauseCertificateExpiring, Message: "soon"}},
 		SMTP:      &probe.Reply{Code: 535, EnhancedCode: "5.7.8", Message: "no"},
