@@ -1,0 +1,142 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Template is a commented config file for a first setup: every key is
+// explained, and an example account for Charter is commented out. Settings
+// are commented as "#key = value" (delete the "#" to use one); explanations
+// start with "# ". It parses as a valid config with no accounts, and with
+// every "#key" line uncommented it holds one valid Charter account.
+const Template = `# smtpwatch configuration
+#
+# smtpwatch checks your outgoing mail (SMTP) server in the background and tells
+# you when sending mail would fail, and why. This file lists the accounts to
+# watch. Lines starting with "#" are comments. To use a setting shown as
+# "#key = value", delete the "#" in front of it.
+#
+# Passwords are never written in this file. Each account says where to get its
+# password instead: the system keyring, an environment variable, or a command.
+#
+# Durations are written in quotes with a unit: "90s", "15m", "4h", "30d".
+
+# ---- General settings (all optional) ----------------------------------------
+
+# Folder for check history. Default: chosen by smtpwatch for your system.
+#state_dir = "/home/me/.local/state/smtpwatch"
+
+# How long check history is kept. Default "30d", at least "1h".
+#retention = "30d"
+
+# How often to remind you while an account keeps failing; "0" = never.
+# Default "4h".
+#reminder = "4h"
+
+# Address for Prometheus metrics (for admins). Default: no metrics listener.
+#metrics_listen = "127.0.0.1:9925"
+
+# How many accounts may be checked at the same time. Default 4.
+#max_concurrency = 4
+
+# ---- "Am I online?" check (optional) ----------------------------------------
+# When the mail server cannot be reached, smtpwatch tries these addresses to
+# tell "this computer is offline" from "the server is down". Leave it out for
+# the built-in list; targets = [] turns the check off.
+#[online]
+#targets = ["1.1.1.1:443", "8.8.8.8:443"]
+
+# ---- Defaults for every account (optional) ----------------------------------
+# Each of these can also be set inside an [[account]] to override it there.
+#[defaults]
+# Time between quick checks (connection and encryption). Default "60s", at least "10s".
+#interval = "60s"
+# Time between checks that also log in with your password. Default "15m", at least "1m".
+# Logging in rarely keeps the provider from locking the account.
+#auth_interval = "15m"
+# Longest time one check may take. Default "30s".
+#timeout = "30s"
+# Warn this many days before the server's certificate expires. Default 14.
+#cert_warn_days = 14
+# Call the server slow when a check takes longer than this. Default "5s".
+#slow_threshold = "5s"
+# Failed checks in a row before the account counts as failing. Default 2.
+#failure_threshold = 2
+# Good checks in a row before it counts as working again. Default 2.
+#success_threshold = 2
+
+# ---- Accounts -----------------------------------------------------------------
+# One [[account]] block per outgoing mail server. This example is for Charter;
+# delete the "#" in front of its lines and put in your own address.
+#
+# Built-in presets fill in server, port and security for you: aol, att,
+# charter, comcast, fastmail, gmail, gmx, icloud, office365, outlook, spectrum,
+# yahoo, zoho.
+
+#[[account]]
+# A short name of your choice: letters, digits, ".", "_" or "-". Required.
+#name = "charter"
+# A preset, or leave it out and set server, port and security yourself.
+#preset = "charter"
+# Outgoing (SMTP) server name, without the port. Required unless a preset is set.
+#server = "smtp.charter.net"
+# Port: 587 for STARTTLS, 465 for SSL/TLS. Default from security or the preset.
+#port = 587
+# Encryption: "starttls" (port 587), "tls" (also called SSL/TLS, port 465),
+# "none" (no encryption; not recommended), or "auto" to detect it. Default "auto".
+#security = "starttls"
+# The user name you log in with, usually your full email address.
+#username = "me@charter.net"
+# Where the password comes from; set at most one of these three:
+#   password_keyring = true      the system keyring; store it once with
+#                                smtpwatch password set charter
+#   password_env = "CHARTER_PASSWORD"         an environment variable
+#   password_command = "pass show mail/charter"   a command that prints it
+#                                (this file must then not be writable by others)
+#password_keyring = true
+# Optional: also check that the server accepts this sender and recipient
+# (MAIL FROM / RCPT TO, then reset; no mail is ever sent). Set both or neither.
+#from = "me@charter.net"
+#rcpt = "me@charter.net"
+# Optional: the certificate authority of a private server, as a PEM file.
+# ca_file = "/etc/ssl/private-mail-ca.pem"
+# Optional: the name this computer gives in EHLO. Default "localhost".
+# ehlo_name = "laptop"
+# Accept any certificate. Unsafe: anyone on the network could read your
+# password. Every report warns about it. Default false.
+# tls_skip_verify = false
+# Allow logging in without encryption (only with security = "none"). Unsafe.
+# Default false.
+# allow_plaintext_auth = false
+# Set to false to stop watching this account without deleting it. Default true.
+#enabled = true
+`
+
+// WriteTemplate creates path (and its folder, 0700) holding Template, mode
+// 0600. It never overwrites: if path exists it returns false and no error.
+func WriteTemplate(path string) (bool, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return false, fmt.Errorf("write template: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("write template: %w", err)
+	}
+	if _, err := f.WriteString(Template); err != nil {
+		f.Close()
+		os.Remove(path)
+		return false, fmt.Errorf("write template: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return false, fmt.Errorf("write template: %w", err)
+	}
+	return true, nil
+}
