@@ -8,7 +8,7 @@ import (
 // conclude sets the verdict, the warnings, the message and the advice.
 func (p *prober) conclude(f *failure) {
 	r := &p.res
-	warnings := p.warnings(p.core)
+	warnings := p.warnings(p.core, f == nil)
 	if f != nil {
 		r.Cause, r.Status, r.SMTP, r.Suggestion = f.cause, f.cause.Status(), f.reply, f.suggestion
 	} else if len(warnings) > 0 {
@@ -27,9 +27,9 @@ func (p *prober) conclude(f *failure) {
 	}
 }
 
-// warnings lists what deserves attention on a working path, most important
-// first.
-func (p *prober) warnings(core time.Duration) []Cause {
+// warnings lists what deserves attention, most important first. After a
+// failure only the certificate's state is worth a word beside the cause.
+func (p *prober) warnings(core time.Duration, completed bool) []Cause {
 	var w []Cause
 	if t := p.res.TLS; t != nil && t.Verified {
 		if t.Interceptor != "" {
@@ -38,6 +38,9 @@ func (p *prober) warnings(core time.Duration) []Cause {
 		if t.DaysLeft < p.t.certWarnDays() {
 			w = append(w, CauseCertificateExpiring)
 		}
+	}
+	if !completed {
+		return w
 	}
 	if core > p.t.slowThreshold() {
 		w = append(w, CauseSlowResponse)

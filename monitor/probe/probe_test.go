@@ -549,3 +549,20 @@ func wantReply(code int, enh string) func(*testing.T, probe.Result) {
 		}
 	}
 }
+
+// A failed check mentions the certificate's expiry beside its cause, but not
+// warnings that only make sense for a check that got through.
+func TestWarningsBesideAFailure(t *testing.T) {
+	f := newFixture(t)
+	srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{NotAfter: time.Now().Add(3 * 24 * time.Hour)}), Users: users})
+	tg := f.target(srv.Addr, probe.SecurityStartTLS)
+	tg.Password = probe.NewSecret("wrong")
+	r := probe.Probe(context.Background(), tg, f.deps())
+	if r.Cause != probe.CauseAuthRejected || len(r.Warnings) != 1 || r.Warnings[0].Cause != probe.CauseCertificateExpiring {
+		t.Fatalf("cause %s warnings %+v: want auth_rejected with the expiry beside it", r.Cause, r.Warnings)
+	}
+	r = probe.Probe(context.Background(), f.target(smtptest.ClosedPort(t), probe.SecurityStartTLS), f.deps())
+	if len(r.Warnings) != 0 {
+		t.Errorf("a refused connection carries warnings %+v", r.Warnings)
+	}
+}
