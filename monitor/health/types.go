@@ -1,0 +1,118 @@
+// Package health turns probe results into an account's health: a pure
+// state machine (Next) with hysteresis, confirmation, flap detection,
+// lockout protection, reminders and a grace period after sleep or a network
+// change, plus the status snapshot the daemon reports.
+package health
+
+import (
+	"time"
+
+	"smtpwatch/monitor/probe"
+)
+
+// State is an account's health, or the combined health of all accounts.
+type State string
+
+// The states. Paused accounts are left out of the combined state.
+const (
+	Starting State = "starting" // not yet known
+	OK       State = "ok"
+	Degraded State = "degraded" // works, with a warning
+	Failing  State = "failing"  // sending would fail
+	Offline  State = "offline"  // this computer has no network
+	Paused   State = "paused"   // checks and alarms suspended by the user
+)
+
+// States lists every state, in the order the tray and metrics use.
+var States = []State{Starting, OK, Degraded, Failing, Offline, Paused}
+
+// severity ranks states for Combine: worse is higher.
+func (s State) severity() int {
+	switch s {
+	case OK:
+		return 1
+	case Degraded:
+		return 2
+	case Offline:
+		return 3
+	case Failing:
+		return 4
+	}
+	return 0 // starting, paused
+}
+
+// CauseIntermittent is the health cause of an account whose checks keep
+// flipping between working and failing; it is reported as degraded.
+const CauseIntermittent probe.Cause = "intermittent"
+
+// EventKind says what an Event announces.
+type EventKind string
+
+// The event kinds.
+const (
+	// EventTransition: the state changed (not to a working state from a
+	// failing or offline one: that is EventRecovery).
+	EventTransition EventKind = "transition"
+	// EventRecovery: back to ok or degraded from failing or offline.
+	EventRecovery EventKind = "recovery"
+	// EventReminder: still failing, Policy.Reminder after the last word.
+	EventReminder EventKind = "reminder"
+)
+
+// Event is something a person may need to hear about.
+type Event struct {
+	Kind    EventKind `json:"kind"`
+	Account string    `json:"account"`
+	// Provider is the display name for notifications ("Charter").
+	Provider string      `json:"provider,omitempty"`
+	From     State       `json:"from"`
+	To       State       `json:"to"`
+	Cause    probe.Cause `json:"cause"`
+	Message  string      `json:"message"`
+	Advice   []string    `json:"advice,omitempty"`
+	At       time.Time   `json:"at"`
+}
+
+// AccountStatus is one account as the daemon reports it.
+type AccountStatus struct {
+	Name     string      `json:"name"`
+	Provider string      `json:"provider,omitempty"`
+	State    State       `json:"state"`
+	Cause    probe.Cause `json:"cause"`
+	// Since is when the account entered State.
+	Since time.Time `json:"since"`
+	// PausedUntil is set while the account is paused; zero means "until
+	// resumed" when State is Paused.
+	PausedUntil time.Time `json:"paused_until,omitzero"`
+	// AuthLocked is set after the server rejected the credential: no AUTH
+	// is tried again until the credential changes or a check is asked for.
+	AuthLocked bool `json:"auth_locked,omitempty"`
+	// Last is the result that explains State, as `check --json` prints it.
+	Last *probe.Result `json:"last,omitempty"`
+}
+
+// Status is the daemon's snapshot: the combined state and every account.
+type Status struct {
+	State    State           `json:"state"`
+	Accounts []AccountStatus `json:"accounts"`
+}
+
+// Combine is the state the tray shows: the worst account, paused ones
+// aside; paused when every account is paused; starting when there are no
+// accounts or none is known yet.
+func Combine(accounts []AccountStatus) State {
+	worst, paused := Starting, 0
+	for _, a := range accounts {
+		if a.State == Paused {
+			paused++
+			continue
+		}
+		if a.State.severity() > worst.severity() || (worst == Starting && a.State != Starting) {
+			worst = a.State
+		}
+	}
+	if len(accounts) > 0 && paused == len(accounts) {
+		return Paused
+	}
+	return worst
+}
