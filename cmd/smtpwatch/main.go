@@ -1,0 +1,123 @@
+// Command smtpwatch watches outgoing mail servers and tells, before you
+// press "send", whether sending would work — and if not, why and what to
+// change. This package is wiring: flags, config and output; the logic lives
+// in smtpwatch/monitor.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit statuses follow the Nagios plugin convention.
+const (
+	exitOK       = 0
+	exitDegraded = 1
+	exitFailing  = 2
+	exitUnknown  = 3 // offline, or the command could not run
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+// app is what every subcommand gets: its streams and environment.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	logger         *slog.Logger
+}
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	a.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return a.main(ctx, args)
+}
+
+const usage = `smtpwatch — will sending mail work? If not, why, and what to change.
+
+Usage:
+  smtpwatch check [flags]           check every account now and print the report
+  smtpwatch check --server HOST[:PORT] [--security MODE] [--username U]
+                                    check a server without a config file
+  smtpwatch presets                 list the built-in provider settings
+  smtpwatch password set NAME       store an account's password in the OS keyring
+  smtpwatch password delete NAME    remove it
+  smtpwatch init                    write a commented config file to fill in
+  smtpwatch version
+
+Run "smtpwatch COMMAND --help" for a command's flags.
+Exit status: 0 ok, 1 warning, 2 sending would fail, 3 offline or could not check.
+`
+
+func (a *app) main(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(a.stderr, usage)
+		return exitUnknown
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "check":
+		return a.check(ctx, rest)
+	case "presets":
+		return a.presets(rest)
+	case "password":
+		return a.password(ctx, rest)
+	case "init":
+		return a.init(rest)
+	case "version", "--version":
+		fmt.Fprintln(a.stdout, "smtpwatch", version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(a.stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(a.stderr, "smtpwatch: unknown command %q\n\n%s", cmd, usage)
+	return exitUnknown
+}
+
+// flags makes a flag set that reports errors instead of exiting.
+func (a *app) flags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(a.stderr, "Usage: smtpwatch %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags; it returns false (after printing why) on bad flags or
+// a request for help, with the exit status to use.
+func parse(fs *flag.FlagSet, args []string) (int, bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, false
+	case err != nil:
+		return exitUnknown, false
+	case fs.NArg() > 0:
+		fmt.Fprintf(fs.Output(), "smtpwatch %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUnknown, false
+	}
+	return 0, true
+}
+
+// fail prints an error for the user and returns the "could not run" status.
+func (a *app) fail(format string, args ...any) int {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintln(a.stderr, "smtpwatch: "+strings.TrimSpace(msg))
+	return exitUnknown
+}
