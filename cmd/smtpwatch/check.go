@@ -19,8 +19,8 @@ import (
 
 // checkFlags are the flags of `smtpwatch check`.
 type checkFlags struct {
-	config, format, accounts                      string
-	json                                          bool
+	config, format, accounts                       string
+	json                                           bool
 	server, preset, security, username, from, rcpt string
 	caFile, ehloName, passwordEnv, passwordCmd     string
 	password                                       string // refused: see below
@@ -358,4 +358,3 @@ func (a *app) init(args []string) int {
 	fmt.Fprintf(a.stdout, "Wrote %s. Open it, fill in your account, then run: smtpwatch check\n", path)
 	return exitOK
 }
-
