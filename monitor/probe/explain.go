@@ -83,6 +83,11 @@ func (p *prober) explain(c Cause, f *failure) (string, []string) {
 
 	switch c {
 	case CauseOK:
+		if r.AuthVerified && r.TLS == nil {
+			return "Sending works, but the server accepted your sign-in WITHOUT encryption: your password crossed the network readable.", []string{
+				"Set the security to STARTTLS (port 587) or SSL/TLS (port 465) if the server offers it.",
+			}
+		}
 		if r.AuthVerified {
 			return "Sending works: the server accepted your sign-in over an encrypted connection.", nil
 		}

@@ -340,6 +340,9 @@ func TestProbeCauses(t *testing.T) {
 				if len(r.Notes) == 0 || !strings.Contains(r.Notes[0], "without encryption") {
 					t.Errorf("notes %q: want the plaintext warning", r.Notes)
 				}
+				if strings.Contains(r.Message, "encrypted connection") || !strings.Contains(r.Message, "WITHOUT encryption") {
+					t.Errorf("message %q misdescribes a plaintext login", r.Message)
+				}
 			},
 		},
 		{
