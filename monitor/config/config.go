@@ -117,7 +117,7 @@ type Account struct {
 	Timeout          time.Duration // one whole check
 	CertWarnDays     int
 	SlowThreshold    time.Duration
-	FailureThreshold int // failed checks in a row before an account is failing
+	FailureThreshold int // failed re-checks (5 s, 15 s...) after a failure before an account is failing
 	SuccessThreshold int // good checks in a row before it is ok again
 
 	// File and Line locate the [[account]] header, for messages.

@@ -46,7 +46,7 @@ func TestLoadErrors(t *testing.T) {
 		{"negative-duration.toml", `testdata/negative-duration.toml:4: account "charter": timeout: duration "-30s" is negative`},
 		{"short-interval.toml", `testdata/short-interval.toml:4: account "charter": interval: 1s is too short: want at least 10s`},
 		{"negative-number.toml", `testdata/negative-number.toml:2: defaults.cert_warn_days: -3 is negative: want 1 to 3650`},
-		{"threshold-zero.toml", `testdata/threshold-zero.toml:4: account "charter": failure_threshold: 0 is out of range: want 1 to 100`},
+		{"threshold-zero.toml", `testdata/threshold-zero.toml:4: account "charter": success_threshold: 0 is out of range: want 1 to 100`},
 		{"max-concurrency-zero.toml", `testdata/max-concurrency-zero.toml:1: max_concurrency: 0 is out of range: want 1 to 1000`},
 		{"bad-online-target.toml", `testdata/bad-online-target.toml:4: online.targets: invalid address "8.8.8.8": want host:port, like "1.1.1.1:443" or "[2606:4700::1111]:443"`},
 		{"bad-online-type.toml", `testdata/bad-online-type.toml:2: online.targets: want a list of host:port addresses, like ["1.1.1.1:443"], got string "1.1.1.1:443"`},

@@ -357,7 +357,7 @@ func (s scope) scheduleKey(key string, v any, sc *schedule) bool {
 		}
 	case "failure_threshold":
 		var n int
-		if n, ok = s.integer(key, v, 1, 100); ok {
+		if n, ok = s.integer(key, v, 0, 100); ok {
 			sc.failureThreshold = n
 		}
 	case "success_threshold":

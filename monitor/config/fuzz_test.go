@@ -50,7 +50,7 @@ func FuzzParse(f *testing.F) {
 		for _, a := range c.Accounts {
 			if !validName(a.Name) || a.Server == "" || a.Port < 1 || a.Port > 65535 ||
 				a.Interval < MinInterval || a.AuthInterval < MinAuthInterval || a.Timeout <= 0 ||
-				a.FailureThreshold < 1 || a.SuccessThreshold < 1 || a.CertWarnDays < 1 ||
+				a.FailureThreshold < 0 || a.SuccessThreshold < 1 || a.CertWarnDays < 1 ||
 				(a.From == "") != (a.Rcpt == "") || (a.Credential.Source != CredentialNone && a.Username == "") {
 				t.Fatalf("accepted an invalid account: %+v", a)
 			}

@@ -64,9 +64,12 @@ const Template = `# smtpwatch configuration
 #cert_warn_days = 14
 # Call the server slow when a check takes longer than this. Default "5s".
 #slow_threshold = "5s"
-# Failed checks in a row before the account counts as failing. Default 2.
+# After a failed check, smtpwatch checks again 5 s and then 15 s later; the
+# account counts as failing only when this many of those re-checks fail too,
+# so one dropped connection never alarms. Default 2; 0 alarms at once.
 #failure_threshold = 2
-# Good checks in a row before it counts as working again. Default 2.
+# Good checks in a row before a failing account counts as working again.
+# Default 2.
 #success_threshold = 2
 
 # ---- Accounts -----------------------------------------------------------------

@@ -8,14 +8,16 @@ import (
 
 // Policy is how cautious the machine is before it alarms.
 type Policy struct {
-	// FailureThreshold is how many failed checks in a row, confirmation
-	// re-checks included, make an account failing (or offline); below 1
-	// counts as 1. A rejected credential is never confirmed: re-sending it
-	// could lock the account, so it fails at once.
+	// FailureThreshold is how many confirmation re-checks must fail too,
+	// after a failed check, before the account is failing (or offline);
+	// the scheduler runs them seconds apart (5 s, then 15 s). 0 alarms on
+	// the first failure. A rejected credential is never confirmed:
+	// re-sending it could lock the account, so it fails at once.
 	FailureThreshold int
 	// SuccessThreshold is how many working checks in a row bring a failing
-	// account back; below 1 counts as 1. Offline accounts come back on the
-	// first working check: the server was never at fault.
+	// account back; below 1 counts as 1. After the first, the scheduler
+	// re-checks seconds later. Offline accounts come back on the first
+	// working check: the server was never at fault.
 	SuccessThreshold int
 	// FlapLimit entries into failing within FlapWindow make the account
 	// "intermittent" (degraded) instead of failing again; 0 disables.
@@ -35,7 +37,7 @@ type Policy struct {
 // DefaultPolicy is the policy of a config that sets nothing.
 func DefaultPolicy() Policy {
 	return Policy{
-		FailureThreshold: 2, SuccessThreshold: 2,
+		FailureThreshold: 2, SuccessThreshold: 2, // 5 s and 15 s confirmations
 		FlapLimit: 3, FlapWindow: time.Hour, SustainedOutage: 10 * time.Minute,
 		Reminder: 4 * time.Hour, Grace: 2 * time.Minute,
 	}
@@ -115,10 +117,10 @@ func NewAccount(name, provider string, now time.Time) Account {
 // user asks for a check.
 func (a Account) AuthLocked() bool { return a.authBlocked }
 
-// Confirming is how many failed (or offline) checks the current streak has
-// while the account is not yet failing (offline): the scheduler re-checks
-// soon instead of waiting a whole interval. 0 when there is nothing to
-// confirm.
+// Confirming is how long an unconfirmed streak is — failed (or offline)
+// checks of an account not yet failing (offline), or working checks of a
+// failing one not yet recovered — so that the scheduler re-checks seconds
+// later instead of an interval later. 0 when there is nothing to confirm.
 func (a Account) Confirming() int {
 	switch {
 	case a.State == Paused:
@@ -127,6 +129,8 @@ func (a Account) Confirming() int {
 		return a.fails
 	case a.offlines > 0 && a.State != Offline:
 		return a.offlines
+	case a.goods > 0 && a.State == Failing:
+		return a.goods
 	}
 	return 0
 }
@@ -146,7 +150,7 @@ func (a Account) Status() AccountStatus {
 // Next is the transition function: the account after in, at now, and the
 // events to announce. It is pure: same arguments, same answer.
 func Next(a Account, in Input, now time.Time, p Policy) (Account, []Event) {
-	p.FailureThreshold = max(p.FailureThreshold, 1)
+	p.FailureThreshold = max(p.FailureThreshold, 0)
 	p.SuccessThreshold = max(p.SuccessThreshold, 1)
 	a.entries = append([]time.Time(nil), a.entries...) // never share history with the caller's value
 	var ev []Event
@@ -224,7 +228,7 @@ func Next(a Account, in Input, now time.Time, p Policy) (Account, []Event) {
 		}
 		a.fails, a.goods, a.warns, a.clean = 0, 0, 0, 0
 		a.offlines++
-		if a.State != Offline && a.offlines >= p.FailureThreshold {
+		if a.State != Offline && a.offlines > p.FailureThreshold {
 			ev = a.move(Offline, probe.CauseOffline, now, ev)
 		}
 		return a, ev
@@ -271,7 +275,7 @@ func (a Account) working(r probe.Result, now time.Time, p Policy, ev []Event) (A
 		}
 		return a, ev
 	case OK:
-		if to == Degraded && a.warns >= p.FailureThreshold {
+		if to == Degraded && a.warns > p.FailureThreshold {
 			ev = a.move(Degraded, cause, now, ev)
 		}
 		return a, ev
@@ -288,7 +292,7 @@ func (a Account) fail(cause probe.Cause, now time.Time, p Policy, ev []Event, im
 		}
 		return a, a.remind(now, p, ev)
 	}
-	if !immediate && a.fails < p.FailureThreshold {
+	if !immediate && a.fails <= p.FailureThreshold {
 		return a, ev
 	}
 	if !immediate && p.FlapLimit > 0 {

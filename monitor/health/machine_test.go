@@ -57,70 +57,89 @@ func TestScenarios(t *testing.T) {
 			{65 * s, result(ok), OK, ok, ""},
 			{120 * s, result(ok), OK, ok, ""},
 		}},
+		{"two failures in a row are not yet an outage", []step{
+			{0, result(ok), OK, ok, "transition:starting>ok:ok"},
+			{60 * s, result(refused), OK, ok, ""},
+			{65 * s, result(timeout), OK, ok, ""},
+			{80 * s, result(ok), OK, ok, ""},
+		}},
 		{"a hard outage is failing once confirmed", []step{
 			{0, result(ok), OK, ok, "transition:starting>ok:ok"},
 			{60 * s, result(refused), OK, ok, ""},
-			{65 * s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
-			{80 * s, result(refused), Failing, refused, ""},
+			{65 * s, result(refused), OK, ok, ""},
+			{80 * s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
+			{140 * s, result(refused), Failing, refused, ""},
 		}},
 		{"recovery needs the success threshold", []step{
 			{0, result(refused), Starting, "", ""},
-			{5 * s, result(refused), Failing, refused, "transition:starting>failing:connection_refused"},
-			{65 * s, result(ok), Failing, refused, ""},
-			{70 * s, result(refused), Failing, refused, ""},
-			{130 * s, result(ok), Failing, refused, ""},
-			{190 * s, result(ok), OK, ok, "recovery:failing>ok:ok"},
+			{5 * s, result(refused), Starting, "", ""},
+			{20 * s, result(refused), Failing, refused, "transition:starting>failing:connection_refused"},
+			{80 * s, result(ok), Failing, refused, ""},
+			{85 * s, result(refused), Failing, refused, ""},
+			{145 * s, result(ok), Failing, refused, ""},
+			{150 * s, result(ok), OK, ok, "recovery:failing>ok:ok"},
 		}},
 		{"a new reason while failing is announced", []step{
 			{0, result(refused), Starting, "", ""},
-			{5 * s, result(refused), Failing, refused, "transition:starting>failing:connection_refused"},
-			{65 * s, result(timeout), Failing, timeout, "transition:failing>failing:connection_timeout"},
+			{5 * s, result(refused), Starting, "", ""},
+			{20 * s, result(refused), Failing, refused, "transition:starting>failing:connection_refused"},
+			{80 * s, result(timeout), Failing, timeout, "transition:failing>failing:connection_timeout"},
 		}},
 		{"flapping becomes intermittent, not a third alarm", []step{
 			{0, result(ok), OK, ok, "transition:starting>ok:ok"},
 			{1 * m, result(refused), OK, ok, ""},
-			{1*m + 5*s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
+			{1*m + 5*s, result(refused), OK, ok, ""},
+			{1*m + 20*s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
 			{2 * m, result(ok), Failing, refused, ""},
 			{3 * m, result(ok), OK, ok, "recovery:failing>ok:ok"},
 			{4 * m, result(refused), OK, ok, ""},
-			{4*m + 5*s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
+			{4*m + 5*s, result(refused), OK, ok, ""},
+			{4*m + 20*s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
 			{5 * m, result(ok), Failing, refused, ""},
 			{6 * m, result(ok), OK, ok, "recovery:failing>ok:ok"},
 			{7 * m, result(refused), OK, ok, ""},
-			{7*m + 5*s, result(refused), Degraded, CauseIntermittent, "transition:ok>degraded:intermittent"},
+			{7*m + 5*s, result(refused), OK, ok, ""},
+			{7*m + 20*s, result(refused), Degraded, CauseIntermittent, "transition:ok>degraded:intermittent"},
 			{8 * m, result(ok), Degraded, CauseIntermittent, ""},
 			{9 * m, result(refused), Degraded, CauseIntermittent, ""},
 			{9*m + 5*s, result(refused), Degraded, CauseIntermittent, ""},
+			{9*m + 20*s, result(refused), Degraded, CauseIntermittent, ""},
 			// Failures that last become an outage after all.
 			{20 * m, result(refused), Failing, refused, "transition:degraded>failing:connection_refused"},
 		}},
 		{"intermittent clears after a quiet window", []step{
 			{0, result(ok), OK, ok, "transition:starting>ok:ok"},
-			{1 * m, Input{Kind: InputResult, Result: res(refused)}, OK, ok, ""},
-			{1*m + 5*s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
+			{1 * m, result(refused), OK, ok, ""},
+			{1*m + 5*s, result(refused), OK, ok, ""},
+			{1*m + 20*s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
 			{2 * m, result(ok), Failing, refused, ""},
 			{3 * m, result(ok), OK, ok, "recovery:failing>ok:ok"},
 			{4 * m, result(refused), OK, ok, ""},
-			{4*m + 5*s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
+			{4*m + 5*s, result(refused), OK, ok, ""},
+			{4*m + 20*s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
 			{5 * m, result(ok), Failing, refused, ""},
 			{6 * m, result(ok), OK, ok, "recovery:failing>ok:ok"},
 			{7 * m, result(refused), OK, ok, ""},
-			{7*m + 5*s, result(refused), Degraded, CauseIntermittent, "transition:ok>degraded:intermittent"},
+			{7*m + 5*s, result(refused), OK, ok, ""},
+			{7*m + 20*s, result(refused), Degraded, CauseIntermittent, "transition:ok>degraded:intermittent"},
 			{30 * m, result(ok), Degraded, CauseIntermittent, ""},
-			{7*m + 5*s + h, result(ok), OK, ok, "transition:degraded>ok:ok"},
+			{7*m + 20*s + h, result(ok), OK, ok, "transition:degraded>ok:ok"},
 		}},
 		{"offline is never a server failure", []step{
 			{0, result(ok), OK, ok, "transition:starting>ok:ok"},
 			{60 * s, result(offline), OK, ok, ""},
-			{65 * s, result(offline), Offline, offline, "transition:ok>offline:offline"},
-			{80 * s, result(offline), Offline, offline, ""},
+			{65 * s, result(offline), OK, ok, ""},
+			{80 * s, result(offline), Offline, offline, "transition:ok>offline:offline"},
+			{90 * s, result(offline), Offline, offline, ""},
 			{140 * s, result(ok), OK, ok, "recovery:offline>ok:ok"},
 		}},
 		{"a failure streak broken by offline does not alarm", []step{
 			{0, result(ok), OK, ok, "transition:starting>ok:ok"},
 			{60 * s, result(refused), OK, ok, ""},
-			{65 * s, result(offline), OK, ok, ""},
-			{80 * s, result(refused), OK, ok, ""},
+			{65 * s, result(refused), OK, ok, ""},
+			{80 * s, result(offline), OK, ok, ""},
+			{85 * s, result(refused), OK, ok, ""},
+			{90 * s, result(refused), OK, ok, ""},
 		}},
 		{"after a wake, failures in the grace period do not count", []step{
 			{0, result(ok), OK, ok, "transition:starting>ok:ok"},
@@ -130,7 +149,8 @@ func TestScenarios(t *testing.T) {
 			{10*m + 21*s, result(refused), OK, ok, ""},
 			{11 * m, result(ok), OK, ok, ""},
 			{13 * m, result(refused), OK, ok, ""},
-			{13*m + 5*s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
+			{13*m + 5*s, result(refused), OK, ok, ""},
+			{13*m + 20*s, result(refused), Failing, refused, "transition:ok>failing:connection_refused"},
 		}},
 		{"a rejected password fails at once and locks AUTH out", []step{
 			{0, authResult(ok), OK, ok, "transition:starting>ok:ok"},
@@ -138,7 +158,8 @@ func TestScenarios(t *testing.T) {
 			{16 * m, result(ok), Failing, rejected, ""},
 			{17 * m, result(refused), Failing, rejected, ""},
 			{18 * m, result(offline), Failing, rejected, ""},
-			{18*m + 5*s, result(offline), Offline, offline, "transition:failing>offline:offline"},
+			{18*m + 5*s, result(offline), Failing, rejected, ""},
+			{18*m + 20*s, result(offline), Offline, offline, "transition:failing>offline:offline"},
 			{19 * m, result(ok), Failing, rejected, "transition:offline>failing:auth_rejected"},
 			{20 * m, Input{Kind: InputCredentialChanged}, Failing, rejected, ""},
 			{20*m + 1*s, result(ok), Failing, rejected, ""},
@@ -150,6 +171,7 @@ func TestScenarios(t *testing.T) {
 		}},
 		{"reminders while failing", []step{
 			{0, result(refused), Starting, "", ""},
+			{1 * s, result(refused), Starting, "", ""},
 			{5 * s, result(refused), Failing, refused, "transition:starting>failing:connection_refused"},
 			{2 * h, result(refused), Failing, refused, ""},
 			{4*h + 5*s, Input{Kind: InputTick}, Failing, refused, "reminder:failing>failing:connection_refused"},
@@ -159,15 +181,17 @@ func TestScenarios(t *testing.T) {
 		{"warnings need the threshold, then clear", []step{
 			{0, result(ok), OK, ok, "transition:starting>ok:ok"},
 			{1 * m, result(expiring), OK, ok, ""},
-			{2 * m, result(expiring), Degraded, expiring, "transition:ok>degraded:certificate_expiring"},
-			{3 * m, result(ok), Degraded, expiring, ""},
-			{4 * m, result(ok), OK, ok, "transition:degraded>ok:ok"},
+			{2 * m, result(expiring), OK, ok, ""},
+			{3 * m, result(expiring), Degraded, expiring, "transition:ok>degraded:certificate_expiring"},
+			{4 * m, result(ok), Degraded, expiring, ""},
+			{5 * m, result(ok), OK, ok, "transition:degraded>ok:ok"},
 		}},
 		{"a warning at start shows at once", []step{
 			{0, result(expiring), Degraded, expiring, "transition:starting>degraded:certificate_expiring"},
 		}},
 		{"pause and resume", []step{
 			{0, result(refused), Starting, "", ""},
+			{1 * s, result(refused), Starting, "", ""},
 			{5 * s, result(refused), Failing, refused, "transition:starting>failing:connection_refused"},
 			{1 * m, Input{Kind: InputPause, Until: t0.Add(h)}, Paused, refused, "transition:failing>paused:connection_refused"},
 			{2 * m, result(refused), Paused, refused, ""},
@@ -220,8 +244,16 @@ func TestCues(t *testing.T) {
 		t.Fatalf("confirming %d after one failure", a.Confirming())
 	}
 	a, _ = Next(a, result(refused), t0.Add(time.Minute+5*time.Second), p)
+	if a.Confirming() != 2 {
+		t.Fatalf("confirming %d after two failures", a.Confirming())
+	}
+	a, _ = Next(a, result(refused), t0.Add(time.Minute+20*time.Second), p)
 	if a.State != Failing || a.Confirming() != 0 {
 		t.Fatalf("state %s confirming %d: a confirmed failure needs no more confirming", a.State, a.Confirming())
+	}
+	a, _ = Next(a, result(ok), t0.Add(2*time.Minute), p)
+	if a.State != Failing || a.Confirming() != 1 {
+		t.Fatalf("state %s confirming %d: a first good check while failing is re-checked soon", a.State, a.Confirming())
 	}
 	b, _ := Next(NewAccount("y", "", t0), authResult(rejected), t0, p)
 	if !b.AuthLocked() || b.Confirming() != 0 || b.State != Failing {

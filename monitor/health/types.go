@@ -57,6 +57,9 @@ const (
 	EventRecovery EventKind = "recovery"
 	// EventReminder: still failing, Policy.Reminder after the last word.
 	EventReminder EventKind = "reminder"
+	// EventConfigError: the config file changed but could not be loaded;
+	// the daemon keeps its last good config. Account is "".
+	EventConfigError EventKind = "config_error"
 )
 
 // Event is something a person may need to hear about.
