@@ -138,7 +138,9 @@ func (p *prober) envelope(ctx context.Context, s *session) *failure {
 func envelopeFailure(ctx context.Context, err error, cause Cause, what string) *failure {
 	rp := smtpReply(err)
 	if rp == nil {
-		return ioFailure(ctx, what, err)
+		f := ioFailure(ctx, what, err)
+		f.reset = false // after AUTH: never a second connection
+		return f
 	}
 	f := &failure{cause: cause, detail: what + ": " + rp.String(), reply: rp}
 	if rp.Code == 421 {

@@ -24,8 +24,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -40,7 +42,10 @@ type failure struct {
 	timeout bool   // the server stopped answering
 	// unreachable: no route to the server; we may be offline
 	unreachable bool
-	suggestion  *Suggestion
+	// reset: the connection was reset or closed before any credential was
+	// sent; one new connection may be tried.
+	reset      bool
+	suggestion *Suggestion
 }
 
 func (f *failure) Error() string { return string(f.cause) + ": " + f.detail }
@@ -89,6 +94,18 @@ func deadline(ctx context.Context, limit time.Duration) time.Time {
 	return d
 }
 
+// halfLeft reports whether at least half of the check's budget remains.
+func (p *prober) halfLeft(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return !ok || time.Until(d) > p.t.timeout()/2
+}
+
+// isReset reports whether err means the peer reset or closed the connection.
+func isReset(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
+}
+
 // stageLimit bounds the stages that wait on the server (connect, greeting,
 // TLS handshake) so that a silent server leaves time for the follow-ups.
 func (p *prober) stageLimit() time.Duration { return p.t.timeout() / 3 }
@@ -110,6 +127,19 @@ func (p *prober) run(ctx context.Context) *failure {
 	}
 	p.ips = addrs
 	s, f := p.open(ctx, addrs, p.t.Port, p.t.Security, &p.res.Phases)
+	if f != nil && f.reset && p.halfLeft(ctx) {
+		// One reset connection is noise (a flaky router, a restarting
+		// server); a mail program would simply reconnect. Nothing secret
+		// was sent on it, so try once more and report the second attempt.
+		if s != nil {
+			s.close()
+		}
+		p.res.Phases = p.res.Phases[:1] // keep dns
+		s, f = p.open(ctx, addrs, p.t.Port, p.t.Security, &p.res.Phases)
+		if len(p.res.Phases) > 1 && p.res.Phases[1].Name == PhaseConnect {
+			p.res.Phases[1].Detail += " (second attempt: the first connection was reset)"
+		}
+	}
 	if s != nil {
 		defer s.close()
 		p.res.TLS = s.tls

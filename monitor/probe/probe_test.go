@@ -481,6 +481,25 @@ func TestProbeCauses(t *testing.T) {
 			},
 		},
 		{
+			name: "one reset connection is noise: a second one is tried", sec: probe.SecurityStartTLS, cause: probe.CauseOK, status: probe.StatusOK,
+			server: with(func(t *testing.T) smtptest.Options {
+				return smtptest.Options{Cert: good(t), Users: users, ResetFirst: 1}
+			}),
+			check: func(t *testing.T, r probe.Result) {
+				wantPhases(t, r, "dns", "connect", "greeting", "ehlo", "tls", "auth", "quit")
+				if p, _ := r.Phase("connect"); !strings.Contains(p.Detail, "second attempt") {
+					t.Errorf("connect detail %q does not tell of the retry", p.Detail)
+				}
+			},
+		},
+		{
+			name: "service_unavailable: two resets in a row", sec: probe.SecurityStartTLS, cause: probe.CauseServiceUnavailable,
+			status: probe.StatusFailing,
+			server: with(func(t *testing.T) smtptest.Options {
+				return smtptest.Options{Cert: good(t), Users: users, ResetFirst: 2}
+			}),
+		},
+		{
 			name: "connectivity-only probe skips AUTH", sec: probe.SecurityStartTLS, cause: probe.CauseOK, status: probe.StatusOK,
 			server: with(func(t *testing.T) smtptest.Options { return smtptest.Options{Cert: good(t), Users: users} }),
 			target: func(tg *probe.Target) { tg.SkipAuth = true },

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sort"
 	"strconv"
@@ -103,7 +102,7 @@ func (p *prober) connect(ctx context.Context, ips []net.IP, port int, ps *[]Phas
 // drops the packets; an unreachable network may mean we are offline.
 func classifyDial(ctx context.Context, fails []dialAttempt, limit time.Duration) *failure {
 	var parts []string
-	refused, unreachable := false, false
+	refused, unreachable, reset := false, false, false
 	var first error
 	for _, a := range fails {
 		what := "timed out after " + limit.Round(time.Millisecond).String()
@@ -111,6 +110,9 @@ func classifyDial(ctx context.Context, fails []dialAttempt, limit time.Duration)
 		case errors.Is(a.err, syscall.ECONNREFUSED):
 			refused = true
 			what = "connection refused"
+		case isReset(a.err):
+			reset = true
+			what = "connection reset as soon as it opened"
 		case errors.Is(a.err, syscall.ENETUNREACH), errors.Is(a.err, syscall.EHOSTUNREACH), errors.Is(a.err, syscall.EADDRNOTAVAIL):
 			unreachable = true
 			what = "network unreachable"
@@ -127,6 +129,8 @@ func classifyDial(ctx context.Context, fails []dialAttempt, limit time.Duration)
 	switch {
 	case refused:
 		return &failure{cause: CauseConnectionRefused, detail: detail, err: first}
+	case reset:
+		return &failure{cause: CauseServiceUnavailable, detail: detail, err: first, reset: true}
 	case unreachable:
 		return &failure{cause: CauseConnectionTimeout, detail: detail, err: first, unreachable: true}
 	}
@@ -399,8 +403,8 @@ func classifyGreeting(ctx context.Context, r reply, err error, gotBytes bool, li
 		return &failure{cause: CauseGreetingTimeout, detail: "the greeting did not finish within " + limit.String(), err: err, timeout: true}
 	case isTimeout(ctx, err):
 		return &failure{cause: CauseGreetingTimeout, detail: "connected, but no greeting within " + limit.String(), err: err, timeout: true}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
-		return &failure{cause: CauseServiceUnavailable, detail: "the server closed the connection without a greeting", err: err}
+	case isReset(err):
+		return &failure{cause: CauseServiceUnavailable, detail: "the server closed the connection without a greeting", err: err, reset: true}
 	}
 	return &failure{cause: CauseProtocolError, detail: "reading the greeting: " + sanitize(err.Error(), 100), err: err}
 }
@@ -441,7 +445,7 @@ func commandFailure(ctx context.Context, verb string, r reply, err error) *failu
 	case isTimeout(ctx, err):
 		return &failure{cause: CauseGreetingTimeout, detail: "the server stopped answering (" + verb + ")", err: err, timeout: true}
 	}
-	return &failure{cause: CauseProtocolError, detail: verb + ": " + sanitize(err.Error(), 100), err: err}
+	return &failure{cause: CauseProtocolError, detail: verb + ": " + sanitize(err.Error(), 100), err: err, reset: isReset(err)}
 }
 
 // startTLS sends STARTTLS and runs the handshake.
@@ -481,12 +485,14 @@ func (s *session) hello(ctx context.Context) *failure {
 	return ioFailure(ctx, "EHLO", err)
 }
 
-// ioFailure classifies an error from go-smtp that carries no reply.
+// ioFailure classifies an error from go-smtp that carries no reply. Only
+// failures before AUTH may be marked as a reset worth a new connection; the
+// caller clears it otherwise.
 func ioFailure(ctx context.Context, verb string, err error) *failure {
 	if isTimeout(ctx, err) {
 		return &failure{cause: CauseGreetingTimeout, detail: "the server stopped answering (" + verb + ")", err: err, timeout: true}
 	}
-	return &failure{cause: CauseProtocolError, detail: verb + ": " + sanitize(err.Error(), 100), err: err}
+	return &failure{cause: CauseProtocolError, detail: verb + ": " + sanitize(err.Error(), 100), err: err, reset: isReset(err)}
 }
 
 // extension reports whether the latest EHLO offered a keyword.

@@ -6,11 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"strings"
-	"syscall"
 	"time"
 	"unicode"
 )
@@ -227,8 +225,8 @@ func classifyHandshake(ctx context.Context, err error, info *TLSInfo) *failure {
 		return &failure{cause: CauseTLSHandshakeFailed, detail: "the server ended the TLS handshake: " + alertText(err), err: err}
 	case isTimeout(ctx, err):
 		return &failure{cause: CauseTLSHandshakeFailed, detail: "no answer to the TLS handshake", err: err, timeout: true}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
-		return &failure{cause: CauseTLSHandshakeFailed, detail: "the server closed the connection during the TLS handshake", err: err}
+	case isReset(err):
+		return &failure{cause: CauseTLSHandshakeFailed, detail: "the server closed the connection during the TLS handshake", err: err, reset: true}
 	}
 	_ = info
 	return &failure{cause: CauseTLSHandshakeFailed, detail: "TLS handshake failed: " + sanitize(err.Error(), 120), err: err}

@@ -43,6 +43,8 @@ type Options struct {
 	// Delay holds every accepted connection this long before the server
 	// greets it.
 	Delay time.Duration
+	// ResetFirst resets (TCP RST) the first N connections at once.
+	ResetFirst int
 	// Handler, when set, receives every accepted connection instead of the
 	// SMTP server: for scripted faults (see Greet, Silent, Trickle...).
 	Handler func(net.Conn)
@@ -76,7 +78,7 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{Addr: ln.Addr().String(), Port: ln.Addr().(*net.TCPAddr).Port, conns: map[net.Conn]struct{}{}}
-	s.ln = &listener{Listener: ln, s: s, delay: o.Delay}
+	s.ln = &listener{Listener: ln, s: s, delay: o.Delay, resetFirst: int64(o.ResetFirst)}
 	if len(o.Users) > 0 && o.Mechanisms == nil {
 		o.Mechanisms = []string{sasl.Plain, sasl.Login}
 	}
@@ -171,8 +173,9 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // them, and applies Options.Delay.
 type listener struct {
 	net.Listener
-	s     *Server
-	delay time.Duration
+	s          *Server
+	delay      time.Duration
+	resetFirst int64
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -180,7 +183,13 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.s.Accepted.Add(1)
+	if n := l.s.Accepted.Add(1); n <= l.resetFirst {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // close with RST
+		}
+		c.Close()
+		return l.Accept()
+	}
 	rc := &recConn{Conn: c, s: l.s, buf: &bytes.Buffer{}}
 	l.s.mu.Lock()
 	l.s.received = append(l.s.received, rc.buf)
