@@ -1,0 +1,373 @@
+// Package engine is the daemon's core: it schedules probes for every
+// account, feeds their results to the health state machine, records them,
+// and tells subscribers what changed. It has no GUI and no OS-service code;
+// the API server, the tray and the CLI drive it through its methods.
+//
+// Each account has one runner goroutine, so an account is never probed
+// twice at once; a semaphore bounds the probes running across accounts. A
+// runner probes every Interval (jittered by ±10 %), logs in every
+// AuthInterval and once at start, after a wake, a resume and a credential or
+// config change, and re-checks 5 s and then 15 s after a failure so that one
+// dropped connection never alarms. After the server rejects a credential it
+// does not log in again until the credential changes or the user asks for a
+// check.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"smtpwatch/monitor/config"
+	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/probe"
+)
+
+// ErrUnknownAccount is returned for an account name the config lacks.
+var ErrUnknownAccount = errors.New("unknown account")
+
+// ProbeFunc runs one probe; probe.Probe is the real one.
+type ProbeFunc func(ctx context.Context, t probe.Target, d probe.Deps) probe.Result
+
+// Recorder keeps history; *history.Store satisfies it. Errors are logged,
+// never fatal: a full disk must not stop the monitoring.
+type Recorder interface {
+	Record(ctx context.Context, r probe.Result, auth bool) error
+	RecordEvent(ctx context.Context, e health.Event) error
+	Prune(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Observer sees every result and state; *metrics.Metrics satisfies it.
+type Observer interface {
+	Observe(r probe.Result)
+	SetState(account string, s health.State)
+	Forget(account string)
+}
+
+// Options configure an Engine. Zero fields take the documented defaults.
+type Options struct {
+	Config *config.Config
+	Probe  ProbeFunc  // nil means probe.Probe
+	Deps   probe.Deps // the probe's network and clock; OnlineTargets come from Config
+	Store  Recorder   // nil keeps no history
+	Obs    Observer   // nil keeps no metrics
+	Logger *slog.Logger
+	// ConfirmDelays are the waits before the re-checks that confirm a
+	// failure; nil means 5 s then 15 s.
+	ConfirmDelays []time.Duration
+	// Seed makes the jitter reproducible; 0 seeds from the clock.
+	Seed uint64
+	// OnProbe, if set, is told when each probe starts, with the time it was
+	// planned for: the scale benchmark measures schedule lag with it.
+	OnProbe func(account string, planned, started time.Time)
+}
+
+// Engine watches the configured accounts. Its methods are safe for
+// concurrent use.
+type Engine struct {
+	o       Options
+	log     *slog.Logger
+	probeFn ProbeFunc
+	sem     chan struct{}
+	subs    *broadcaster
+
+	mu      sync.Mutex
+	cfg     *config.Config
+	runners map[string]*runner // by lower-case name
+	order   []string           // config order, lower-case
+	rnd     *rand.Rand
+	wg      sync.WaitGroup
+	ctx     context.Context // Run's; nil before Run
+}
+
+// New checks the options and makes an engine; Run starts it.
+func New(o Options) (*Engine, error) {
+	if o.Config == nil {
+		return nil, errors.New("engine: no config")
+	}
+	if o.Probe == nil {
+		o.Probe = probe.Probe
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ConfirmDelays == nil {
+		o.ConfirmDelays = []time.Duration{5 * time.Second, 15 * time.Second}
+	}
+	seed := o.Seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	e := &Engine{
+		o: o, log: o.Logger, probeFn: o.Probe, subs: newBroadcaster(),
+		sem: make(chan struct{}, max(o.Config.MaxConcurrency, 1)), cfg: o.Config,
+		runners: map[string]*runner{}, rnd: rand.New(rand.NewPCG(seed, seed^0x5eed)),
+	}
+	return e, nil
+}
+
+// Run starts a runner per enabled account and blocks until ctx ends; then
+// it cancels the probes in flight and returns once every runner is gone.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	e.ctx = ctx
+	e.apply(e.cfg, false)
+	e.mu.Unlock()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.prune(ctx)
+	}()
+	<-ctx.Done()
+	e.wg.Wait()
+	e.subs.closeAll()
+	return nil
+}
+
+// Reload applies a new config: accounts are added, removed or restarted;
+// an account whose settings changed is checked (and logged in) at once.
+func (e *Engine) Reload(cfg *config.Config) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sem = make(chan struct{}, max(cfg.MaxConcurrency, 1))
+	e.apply(cfg, true)
+	e.cfg = cfg
+	e.log.Info("config reloaded", "file", cfg.File, "accounts", len(e.order))
+}
+
+// apply reconciles the runners with cfg. e.mu is held.
+func (e *Engine) apply(cfg *config.Config, reload bool) {
+	keep := map[string]bool{}
+	var order []string
+	for _, a := range cfg.Accounts {
+		if !a.Enabled {
+			continue
+		}
+		key := strings.ToLower(a.Name)
+		keep[key] = true
+		order = append(order, key)
+		r, ok := e.runners[key]
+		switch {
+		case ok && sameSettings(r.acct, a):
+			continue
+		case ok:
+			r.update(a, e.deps(cfg))
+			continue
+		}
+		r = newRunner(e, a, e.deps(cfg))
+		e.runners[key] = r
+		if e.ctx != nil {
+			e.start(r)
+		}
+	}
+	for key, r := range e.runners {
+		if !keep[key] {
+			r.stop()
+			delete(e.runners, key)
+			if e.o.Obs != nil {
+				e.o.Obs.Forget(r.acct.Name)
+			}
+		}
+	}
+	e.order = order
+	_ = reload
+}
+
+func (e *Engine) start(r *runner) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		r.run(e.ctx)
+	}()
+}
+
+// deps are the probe's dependencies for cfg.
+func (e *Engine) deps(cfg *config.Config) probe.Deps {
+	d := e.o.Deps
+	if cfg.OnlineTargets != nil {
+		d.OnlineTargets = cfg.OnlineTargets
+	}
+	if d.Logger == nil {
+		d.Logger = e.log
+	}
+	return d
+}
+
+// sameSettings reports whether a reload leaves the account as it was.
+func sameSettings(a, b config.Account) bool {
+	ta, tb := a.Target(), b.Target()
+	return ta.Server == tb.Server && ta.Port == tb.Port && ta.Security == tb.Security &&
+		ta.Username == tb.Username && ta.From == tb.From && ta.Rcpt == tb.Rcpt &&
+		ta.EHLOName == tb.EHLOName && a.CAFile == b.CAFile && ta.TLSSkipVerify == tb.TLSSkipVerify &&
+		ta.AllowPlaintextAuth == tb.AllowPlaintextAuth && ta.Timeout == tb.Timeout &&
+		ta.CertWarnDays == tb.CertWarnDays && ta.SlowThreshold == tb.SlowThreshold &&
+		a.Credential == b.Credential && a.Interval == b.Interval && a.AuthInterval == b.AuthInterval &&
+		a.FailureThreshold == b.FailureThreshold && a.SuccessThreshold == b.SuccessThreshold && a.Provider == b.Provider
+}
+
+// Status is the snapshot the tray and the API show.
+func (e *Engine) Status() health.Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var s health.Status
+	for _, key := range e.order {
+		if r, ok := e.runners[key]; ok {
+			s.Accounts = append(s.Accounts, r.status())
+		}
+	}
+	s.State = health.Combine(s.Accounts)
+	return s
+}
+
+// Subscribe delivers events until ctx ends or the engine stops; the channel
+// is closed then. A subscriber that falls more than 64 events behind loses
+// the oldest.
+func (e *Engine) Subscribe(ctx context.Context) <-chan health.Event {
+	return e.subs.subscribe(ctx)
+}
+
+// Check probes now — all accounts when account is "" — and returns the
+// results in config order. It counts as the user asking: accounts log in
+// even when locked out after a rejection. Paused accounts are checked too,
+// but their state stays paused.
+func (e *Engine) Check(ctx context.Context, account string) ([]probe.Result, error) {
+	rs, err := e.pick(account)
+	if err != nil {
+		return nil, err
+	}
+	replies := make([]chan probe.Result, len(rs))
+	for i, r := range rs {
+		replies[i] = make(chan probe.Result, 1)
+		select {
+		case r.checks <- replies[i]:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-r.done:
+			return nil, fmt.Errorf("check %s: the account was removed", r.acct.Name)
+		}
+	}
+	out := make([]probe.Result, len(rs))
+	for i, ch := range replies {
+		select {
+		case out[i] = <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-rs[i].done:
+			return nil, fmt.Errorf("check %s: the account was removed", rs[i].acct.Name)
+		}
+	}
+	return out, nil
+}
+
+// Pause suspends checks and alarms of one account, or all when account is
+// "", until the given time (zero: until Resume).
+func (e *Engine) Pause(account string, until time.Time) error {
+	return e.input(account, health.Input{Kind: health.InputPause, Until: until})
+}
+
+// Resume ends a pause; the accounts are checked at once.
+func (e *Engine) Resume(account string) error {
+	return e.input(account, health.Input{Kind: health.InputResume})
+}
+
+// Wake reports a wake from sleep or a network change: failures in the
+// grace period that follows do not alarm, and every account is checked at
+// once, logging in.
+func (e *Engine) Wake() {
+	_ = e.input("", health.Input{Kind: health.InputWake})
+}
+
+// ConfigError announces a config file that could not be loaded; the engine
+// keeps running on its last good config.
+func (e *Engine) ConfigError(err error) {
+	e.log.Error("config not reloaded; keeping the last good one", "err", err)
+	ev := health.Event{Kind: health.EventConfigError, Message: err.Error(), At: time.Now(),
+		Advice: []string{"Fix the file; smtpwatch reloads it when it is saved."}}
+	e.publish(ev)
+}
+
+func (e *Engine) input(account string, in health.Input) error {
+	rs, err := e.pick(account)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		r.feed(in)
+	}
+	return nil
+}
+
+func (e *Engine) pick(account string) ([]*runner, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if account == "" {
+		var rs []*runner
+		for _, key := range e.order {
+			rs = append(rs, e.runners[key])
+		}
+		return rs, nil
+	}
+	r, ok := e.runners[strings.ToLower(account)]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (accounts: %s)", ErrUnknownAccount, account, strings.Join(slices.Clone(e.order), ", "))
+	}
+	return []*runner{r}, nil
+}
+
+// publish records an event and hands it to subscribers.
+func (e *Engine) publish(ev health.Event) {
+	if e.o.Store != nil {
+		if err := e.o.Store.RecordEvent(context.WithoutCancel(e.runCtx()), ev); err != nil {
+			e.log.Warn("history: event not recorded", "err", err)
+		}
+	}
+	e.subs.publish(ev)
+}
+
+func (e *Engine) runCtx() context.Context {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx == nil {
+		return context.Background()
+	}
+	return e.ctx
+}
+
+// jitter spreads d by ±10 %.
+func (e *Engine) jitter(d time.Duration) time.Duration {
+	e.mu.Lock()
+	f := 0.9 + 0.2*e.rnd.Float64()
+	e.mu.Unlock()
+	return time.Duration(float64(d) * f)
+}
+
+// prune drops history older than the retention, daily.
+func (e *Engine) prune(ctx context.Context) {
+	if e.o.Store == nil {
+		return
+	}
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.mu.Lock()
+		keep := e.cfg.Retention
+		e.mu.Unlock()
+		if n, err := e.o.Store.Prune(ctx, time.Now().Add(-keep)); err != nil {
+			e.log.Warn("history: prune failed", "err", err)
+		} else if n > 0 {
+			e.log.Info("history pruned", "rows", n)
+		}
+		t.Reset(24 * time.Hour)
+	}
+}
