@@ -1,0 +1,112 @@
+package history
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/probe"
+)
+
+// Record stores one probe result: r.Name is the account, r.CheckedAt the
+// time, auth whether the probe tried to log in. The whole result is kept in
+// its JSON form and comes back as is (durations in whole milliseconds).
+//
+// Record blocks while another write runs. A nil error means the result is
+// committed (see the package doc on durability). r.Name and r.CheckedAt
+// must be set.
+func (s *Store) Record(ctx context.Context, r probe.Result, auth bool) error {
+	if s.readOnly {
+		return fmt.Errorf("record result: %w", ErrReadOnly)
+	}
+	if r.Name == "" || r.CheckedAt.IsZero() {
+		return errors.New("record result: the result has no account name or no CheckedAt")
+	}
+	blob, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("record result: %w", err)
+	}
+	_, err = s.write.ExecContext(ctx,
+		`INSERT INTO results (account, at, status, cause, duration_ms, auth, result) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.Name, r.CheckedAt.UnixNano(), string(r.Status), string(r.Cause), r.Duration.Milliseconds(), auth, string(blob))
+	if err != nil {
+		return fmt.Errorf("record result of %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// RecordEvent stores a health event (a transition, a recovery or a
+// reminder); it comes back as is from Events. e.At must be set.
+//
+// RecordEvent blocks while another write runs; a nil error means the event
+// is committed.
+func (s *Store) RecordEvent(ctx context.Context, e health.Event) error {
+	if s.readOnly {
+		return fmt.Errorf("record event: %w", ErrReadOnly)
+	}
+	if e.At.IsZero() {
+		return errors.New("record event: the event has no time")
+	}
+	blob, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("record event: %w", err)
+	}
+	_, err = s.write.ExecContext(ctx,
+		`INSERT INTO events (account, at, kind, from_state, to_state, cause, event) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.Account, e.At.UnixNano(), string(e.Kind), string(e.From), string(e.To), string(e.Cause), string(blob))
+	if err != nil {
+		return fmt.Errorf("record event of %s: %w", e.Account, err)
+	}
+	return nil
+}
+
+// pruneBatch is how many rows one Prune transaction deletes: small enough
+// that Record never waits long behind it, big enough to keep up with any
+// realistic history.
+const pruneBatch = 5000
+
+// vacuumPages bounds the pages one Prune gives back to the file system
+// (4 MiB at the default page size). The rest stay on the free list, where
+// new rows reuse them, and a later Prune returns more.
+const vacuumPages = 1024
+
+// Prune deletes the results and events older than before and returns how
+// many rows it deleted. It costs two index lookups when there is nothing to
+// delete. Large deletions run in transactions of a few thousand rows, with
+// the other writes free to run between them, so the daemon never waits long
+// on it; then at most a few megabytes of freed pages are returned to the
+// file system (an incremental vacuum). When ctx ends midway, the rows
+// deleted so far stay deleted and are counted.
+func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
+	if s.readOnly {
+		return 0, fmt.Errorf("prune history: %w", ErrReadOnly)
+	}
+	cut := before.UnixNano()
+	var total int64
+	for _, table := range []string{"results", "events"} {
+		q := `DELETE FROM ` + table + ` WHERE id IN (SELECT id FROM ` + table + ` WHERE at < ? LIMIT ?)`
+		for {
+			res, err := s.write.ExecContext(ctx, q, cut, pruneBatch)
+			if err != nil {
+				return total, fmt.Errorf("prune history: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return total, fmt.Errorf("prune history: %w", err)
+			}
+			total += n
+			if n < pruneBatch {
+				break
+			}
+		}
+	}
+	if total > 0 {
+		if _, err := s.write.ExecContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, vacuumPages)); err != nil {
+			return total, fmt.Errorf("prune history: vacuum: %w", err)
+		}
+	}
+	return total, nil
+}
