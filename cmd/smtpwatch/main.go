@@ -52,6 +52,12 @@ Usage:
   smtpwatch check [flags]           check every account now and print the report
   smtpwatch check --server HOST[:PORT] [--security MODE] [--username U]
                                     check a server without a config file
+  smtpwatch run [--headless]        watch in the background: tray icon, notifications
+  smtpwatch status [--refresh]      what the running daemon knows now
+  smtpwatch pause [DURATION]        silence checks and alarms (default: until resume)
+  smtpwatch resume
+  smtpwatch history [--since 24h]   uptime, latency and changes per account
+  smtpwatch tray                    only the tray, for a daemon running as a service
   smtpwatch presets                 list the built-in provider settings
   smtpwatch password set NAME       store an account's password in the OS keyring
   smtpwatch password delete NAME    remove it
@@ -71,6 +77,18 @@ func (a *app) main(ctx context.Context, args []string) int {
 	switch cmd {
 	case "check":
 		return a.check(ctx, rest)
+	case "run":
+		return a.runDaemon(ctx, rest)
+	case "tray":
+		return a.trayClient(ctx, rest)
+	case "status":
+		return a.status(ctx, rest)
+	case "pause":
+		return a.pause(ctx, rest)
+	case "resume":
+		return a.resume(ctx, rest)
+	case "history":
+		return a.history(ctx, rest)
 	case "presets":
 		return a.presets(rest)
 	case "password":

@@ -30,7 +30,7 @@ import (
 )
 
 // ErrUnknownAccount is returned for an account name the config lacks.
-var ErrUnknownAccount = errors.New("unknown account")
+var ErrUnknownAccount = health.ErrUnknownAccount
 
 // ProbeFunc runs one probe; probe.Probe is the real one.
 type ProbeFunc func(ctx context.Context, t probe.Target, d probe.Deps) probe.Result

@@ -5,6 +5,7 @@
 package health
 
 import (
+	"errors"
 	"time"
 
 	"smtpwatch/monitor/probe"
@@ -40,6 +41,10 @@ func (s State) severity() int {
 	}
 	return 0 // starting, paused
 }
+
+// ErrUnknownAccount is returned by the daemon's controls for an account
+// name the config lacks.
+var ErrUnknownAccount = errors.New("unknown account")
 
 // CauseIntermittent is the health cause of an account whose checks keep
 // flipping between working and failing; it is reported as degraded.

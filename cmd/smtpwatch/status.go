@@ -1,0 +1,421 @@
+package main
+
+// `smtpwatch status`, `pause` and `resume` ask the running daemon, over its
+// local API (monitor/api), instead of probing themselves.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"smtpwatch/monitor/api"
+	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/paths"
+)
+
+const (
+	apiTimeout     = 10 * time.Second // one status, pause or resume request
+	refreshTimeout = 3 * time.Minute  // status --refresh waits for the checks themselves
+	morningHour    = 8                // pause tomorrow: until the next local 08:00
+)
+
+// socketFlag adds --socket to a daemon command's flags.
+func socketFlag(fl *flag.FlagSet) *string {
+	return fl.String("socket", "", "the daemon's API `socket` (default: smtpwatch.sock in the per-user runtime directory)")
+}
+
+// daemonClient is a client of the daemon at socket, or at the default path.
+func daemonClient(socket string) (*api.Client, error) {
+	if socket == "" {
+		p, err := paths.SocketPath()
+		if err != nil {
+			return nil, fmt.Errorf("finding the daemon's socket: %w", err)
+		}
+		socket = p
+	}
+	return api.NewClient(socket), nil
+}
+
+// daemonFail reports an error from the daemon, with what to do when it is
+// not running.
+func (a *app) daemonFail(err error) int {
+	if errors.Is(err, api.ErrNotRunning) {
+		return a.fail("%v.\nStart it with \"smtpwatch run\" (or install it: \"smtpwatch service install\"); \"smtpwatch check\" works without it.", err)
+	}
+	return a.fail("%v", err)
+}
+
+// status prints the daemon's view of every account: a headline, then one
+// line per account. The exit status follows the combined state: 0 ok,
+// 1 degraded, 2 failing, 3 anything else (offline, paused, starting, or the
+// daemon could not be asked).
+func (a *app) status(ctx context.Context, args []string) int {
+	fl := a.flags("status", "status [--json] [--refresh] [--socket PATH]")
+	asJSON := fl.Bool("json", false, "print the daemon's status as JSON")
+	refresh := fl.Bool("refresh", false, "check every account now and wait for the results; this also retries a rejected password")
+	socket := socketFlag(fl)
+	if code, ok := parse(fl, args); !ok {
+		return code
+	}
+	c, err := daemonClient(*socket)
+	if err != nil {
+		return a.fail("%v", err)
+	}
+	defer c.Close()
+	if *refresh {
+		rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+		_, err := c.Check(rctx, "")
+		cancel()
+		if err != nil {
+			return a.daemonFail(err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	st, err := c.Status(sctx)
+	if err != nil {
+		return a.daemonFail(err)
+	}
+	if st.State == "" {
+		st.State = health.Combine(st.Accounts)
+	}
+	if st.Accounts == nil {
+		st.Accounts = []health.AccountStatus{}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(st)
+	} else {
+		_, err = io.WriteString(a.stdout, statusText(st, time.Now()))
+	}
+	if err != nil {
+		return a.fail("%v", err)
+	}
+	return stateExit(st.State)
+}
+
+// stateExit is the exit status for a combined state.
+func stateExit(s health.State) int {
+	switch s {
+	case health.OK:
+		return exitOK
+	case health.Degraded:
+		return exitDegraded
+	case health.Failing:
+		return exitFailing
+	}
+	return exitUnknown
+}
+
+var stateSymbol = map[health.State]string{
+	health.OK: "✓", health.Degraded: "!", health.Failing: "✗",
+	health.Offline: "○", health.Paused: "‖", health.Starting: "…",
+}
+
+// statusText is the human form of the status at time now:
+//
+//	smtpwatch: 1 of 2 accounts failing
+//	✗ Charter — password rejected (since 14:02, checked 1 min ago)
+//	✓ Work — OK, 180 ms (checked 2 min ago)
+func statusText(st health.Status, now time.Time) string {
+	var b strings.Builder
+	b.WriteString("smtpwatch: " + statusHeadline(st) + "\n")
+	names := statusNames(st.Accounts)
+	var attention []string
+	for i, acc := range st.Accounts {
+		b.WriteString(accountLine(acc, names[i], now) + "\n")
+		if acc.AuthLocked {
+			b.WriteString("    The password is not tried again until it changes, so the account is not locked;\n" +
+				"    \"smtpwatch status --refresh\" tries it now.\n")
+		}
+		if acc.State == health.Failing || acc.State == health.Degraded {
+			attention = append(attention, acc.Name)
+		}
+	}
+	if len(attention) > 0 {
+		b.WriteString("What to change: smtpwatch check --account " + strings.Join(attention, ",") + "\n")
+	}
+	return b.String()
+}
+
+// statusHeadline says the combined state in words.
+func statusHeadline(st health.Status) string {
+	n := len(st.Accounts)
+	count := map[health.State]int{}
+	for _, a := range st.Accounts {
+		count[a.State]++
+	}
+	if n == 0 {
+		return "no accounts to watch"
+	}
+	if st.State == health.Paused {
+		if n == 1 {
+			return "paused"
+		}
+		return fmt.Sprintf("all %d accounts paused", n)
+	}
+	var head string
+	switch {
+	case st.State == health.Offline:
+		head = "this computer is offline"
+	case n == 1:
+		head = map[health.State]string{
+			health.OK: "sending works", health.Degraded: "sending works, with a warning",
+			health.Failing: "sending would fail", health.Starting: "starting, not checked yet",
+		}[st.State]
+	case st.State == health.Failing:
+		head = fmt.Sprintf("%d of %d accounts failing", count[health.Failing], n)
+	case st.State == health.Degraded:
+		head = fmt.Sprintf("%d of %d accounts with a warning", count[health.Degraded], n)
+	case st.State == health.OK && count[health.OK] == n:
+		head = fmt.Sprintf("all %d accounts ok", n)
+	case st.State == health.OK:
+		head = fmt.Sprintf("%d of %d accounts ok", count[health.OK], n)
+	case st.State == health.Starting:
+		head = "starting, not checked yet"
+	}
+	if head == "" {
+		head = string(st.State)
+	}
+	var also []string
+	for _, s := range []health.State{health.Paused, health.Starting} {
+		if count[s] > 0 && s != st.State && n > 1 {
+			also = append(also, fmt.Sprintf("%d %s", count[s], s))
+		}
+	}
+	if len(also) > 0 {
+		head += " (" + strings.Join(also, ", ") + ")"
+	}
+	return head
+}
+
+// statusNames are the accounts' display names: the provider's, unless two
+// accounts share it ("Gmail (work)").
+func statusNames(accounts []health.AccountStatus) []string {
+	seen := map[string]int{}
+	for _, a := range accounts {
+		seen[a.Provider]++
+	}
+	names := make([]string, len(accounts))
+	for i, a := range accounts {
+		switch {
+		case a.Provider == "" || a.Provider == a.Name:
+			names[i] = a.Name
+		case seen[a.Provider] > 1:
+			names[i] = a.Provider + " (" + a.Name + ")"
+		default:
+			names[i] = a.Provider
+		}
+	}
+	return names
+}
+
+// accountLine is one account: symbol, name, cause, since when, last check.
+func accountLine(a health.AccountStatus, name string, now time.Time) string {
+	sym, ok := stateSymbol[a.State]
+	if !ok {
+		sym = "?"
+	}
+	var what string
+	var notes []string
+	switch a.State {
+	case health.Paused:
+		what = "paused until resumed"
+		if !a.PausedUntil.IsZero() {
+			what = "paused until " + clockText(a.PausedUntil, now)
+		}
+	case health.Starting:
+		what = "not checked yet"
+	default:
+		what = a.Cause.Short()
+		if a.Cause == "" {
+			what = string(a.State)
+		}
+		if a.State == health.OK && a.Last != nil && a.Last.Duration > 0 {
+			what += fmt.Sprintf(", %d ms", a.Last.Duration.Milliseconds())
+		}
+		if a.State != health.OK && !a.Since.IsZero() {
+			notes = append(notes, "since "+clockText(a.Since, now))
+		}
+	}
+	if a.Last != nil && !a.Last.CheckedAt.IsZero() && a.State != health.Starting {
+		notes = append(notes, "checked "+agoText(now.Sub(a.Last.CheckedAt)))
+	}
+	line := fmt.Sprintf("%s %s — %s", sym, name, what)
+	if len(notes) > 0 {
+		line += " (" + strings.Join(notes, ", ") + ")"
+	}
+	return line
+}
+
+// clockText is a local time relative to now: "14:02" today, "yesterday
+// 14:02", "tomorrow 08:00", else "Mar 4 14:02".
+func clockText(t, now time.Time) string {
+	t = t.In(now.Location())
+	day := func(x time.Time) time.Time { return time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC) }
+	switch int(day(t).Sub(day(now)).Hours() / 24) {
+	case 0:
+		return t.Format("15:04")
+	case -1:
+		return "yesterday " + t.Format("15:04")
+	case 1:
+		return "tomorrow " + t.Format("15:04")
+	}
+	if t.Year() != now.Year() {
+		return t.Format("Jan 2 2006 15:04")
+	}
+	return t.Format("Jan 2 15:04")
+}
+
+// agoText is how long ago: "just now", "1 min ago", "3 h ago", "2 days ago".
+func agoText(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+}
+
+// pause suspends checks and alarms: `smtpwatch pause [DURATION] [--account
+// NAME]`. DURATION is a Go duration ("30m", "1h30m"), whole days ("2d"),
+// or "tomorrow": until the next local 08:00 (today's, when run before
+// 08:00). Without one, the pause lasts until `smtpwatch resume`.
+func (a *app) pause(ctx context.Context, args []string) int {
+	fl := a.flags("pause", "pause [DURATION | tomorrow] [--account NAME] [--socket PATH]\n\n"+
+		"Pauses checks and notifications for DURATION (30m, 2h, 2d), until the next 08:00\n"+
+		"(tomorrow), or until \"smtpwatch resume\" when no duration is given.")
+	account := fl.String("account", "", "pause only this account (default: all)")
+	socket := socketFlag(fl)
+	pos, code, ok := parseWithArgs(fl, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 1 {
+		return a.fail("pause: one duration at most, got %q", pos)
+	}
+	now := time.Now()
+	var until time.Time
+	var d time.Duration
+	if len(pos) == 1 {
+		var err error
+		if d, until, err = pauseLength(pos[0], now); err != nil {
+			return a.fail("pause: %v", err)
+		}
+	}
+	c, err := daemonClient(*socket)
+	if err != nil {
+		return a.fail("%v", err)
+	}
+	defer c.Close()
+	rctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	if !until.IsZero() {
+		err = c.PauseUntil(rctx, *account, until)
+	} else {
+		err = c.Pause(rctx, *account, d)
+	}
+	if err != nil {
+		return a.daemonFail(err)
+	}
+	who := "all accounts"
+	if *account != "" {
+		who = *account
+	}
+	switch {
+	case !until.IsZero():
+		fmt.Fprintf(a.stdout, "smtpwatch: paused %s until %s\n", who, clockText(until, now))
+	case d > 0:
+		fmt.Fprintf(a.stdout, "smtpwatch: paused %s for %s (until %s)\n", who, pos[0], clockText(now.Add(d), now))
+	default:
+		fmt.Fprintf(a.stdout, "smtpwatch: paused %s until \"smtpwatch resume\"\n", who)
+	}
+	return exitOK
+}
+
+// pauseLength reads pause's DURATION: a duration, or the time "tomorrow"
+// means.
+func pauseLength(s string, now time.Time) (time.Duration, time.Time, error) {
+	if strings.EqualFold(s, "tomorrow") {
+		return 0, nextMorning(now), nil
+	}
+	d, err := time.ParseDuration(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
+		if n, nerr := strconv.Atoi(days); nerr == nil && n > 0 && n <= 366 {
+			d, err = time.Duration(n)*24*time.Hour, nil
+		}
+	}
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("%q is not a duration: use e.g. 30m, 2h, 2d or tomorrow", s)
+	}
+	if d <= 0 {
+		return 0, time.Time{}, fmt.Errorf("%q: the duration must be positive", s)
+	}
+	return d, time.Time{}, nil
+}
+
+// nextMorning is the next local 08:00 after now.
+func nextMorning(now time.Time) time.Time {
+	t := time.Date(now.Year(), now.Month(), now.Day(), morningHour, 0, 0, 0, now.Location())
+	if !t.After(now) {
+		t = time.Date(now.Year(), now.Month(), now.Day()+1, morningHour, 0, 0, 0, now.Location())
+	}
+	return t
+}
+
+// resume ends a pause: `smtpwatch resume [--account NAME]`.
+func (a *app) resume(ctx context.Context, args []string) int {
+	fl := a.flags("resume", "resume [--account NAME] [--socket PATH]")
+	account := fl.String("account", "", "resume only this account (default: all)")
+	socket := socketFlag(fl)
+	if code, ok := parse(fl, args); !ok {
+		return code
+	}
+	c, err := daemonClient(*socket)
+	if err != nil {
+		return a.fail("%v", err)
+	}
+	defer c.Close()
+	rctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	if err := c.Resume(rctx, *account); err != nil {
+		return a.daemonFail(err)
+	}
+	who := "all accounts"
+	if *account != "" {
+		who = *account
+	}
+	fmt.Fprintf(a.stdout, "smtpwatch: resumed %s\n", who)
+	return exitOK
+}
+
+// parseWithArgs parses flags that may come before, between or after
+// positional arguments, and returns the positional ones; like parse, it
+// returns false (after printing why) on bad flags or a request for help.
+func parseWithArgs(fl *flag.FlagSet, args []string) ([]string, int, bool) {
+	var pos []string
+	for {
+		err := fl.Parse(args)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			return nil, exitOK, false
+		case err != nil:
+			return nil, exitUnknown, false
+		}
+		if fl.NArg() == 0 {
+			return pos, 0, true
+		}
+		pos = append(pos, fl.Arg(0))
+		args = fl.Args()[1:]
+	}
+}
