@@ -37,7 +37,7 @@ const (
 // Limits the file is checked against. Intervals below these would hammer
 // the provider's server and could get the account locked.
 const (
-	MinInterval     = 10 * time.Second
+	MinInterval     = 2 * time.Second
 	MinAuthInterval = time.Minute
 	// MaxFileSize is the largest config file Load reads.
 	MaxFileSize = 1 << 20

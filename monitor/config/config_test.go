@@ -44,7 +44,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad-duration.toml", `testdata/bad-duration.toml:2: defaults.interval: invalid duration "5x": want a number and a unit, like "90s", "15m", "4h" or "30d"`},
 		{"bad-duration-type.toml", `testdata/bad-duration-type.toml:1: reminder: want a duration in quotes, like "90s", "15m" or "30d", got integer 4`},
 		{"negative-duration.toml", `testdata/negative-duration.toml:4: account "charter": timeout: duration "-30s" is negative`},
-		{"short-interval.toml", `testdata/short-interval.toml:4: account "charter": interval: 1s is too short: want at least 10s`},
+		{"short-interval.toml", `testdata/short-interval.toml:4: account "charter": interval: 1s is too short: want at least 2s`},
 		{"negative-number.toml", `testdata/negative-number.toml:2: defaults.cert_warn_days: -3 is negative: want 1 to 3650`},
 		{"threshold-zero.toml", `testdata/threshold-zero.toml:4: account "charter": success_threshold: 0 is out of range: want 1 to 100`},
 		{"max-concurrency-zero.toml", `testdata/max-concurrency-zero.toml:1: max_concurrency: 0 is out of range: want 1 to 1000`},

@@ -53,7 +53,7 @@ const Template = `# smtpwatch configuration
 # ---- Defaults for every account (optional) ----------------------------------
 # Each of these can also be set inside an [[account]] to override it there.
 #[defaults]
-# Time between quick checks (connection and encryption). Default "60s", at least "10s".
+# Time between quick checks (connection and encryption). Default "60s", at least "2s".
 #interval = "60s"
 # Time between checks that also log in with your password. Default "15m", at least "1m".
 # Logging in rarely keeps the provider from locking the account.
