@@ -89,11 +89,9 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	}
 	defer closeLog()
 
-	socket := f.socket
-	if socket == "" {
-		if socket, err = paths.SocketPath(); err != nil {
-			return a.fail("%v", err)
-		}
+	socket, err := resolveSocket(f.socket)
+	if err != nil {
+		return a.fail("%v", err)
 	}
 	ln, err := api.Listen(socket)
 	if err != nil {
@@ -232,13 +230,10 @@ func (a *app) trayClient(ctx context.Context, args []string) int {
 		return a.fail("%v", err)
 	}
 	defer closeLog()
-	socket := f.socket
-	if socket == "" {
-		if socket, err = paths.SocketPath(); err != nil {
-			return a.fail("%v", err)
-		}
+	c, err := daemonClient(f.socket)
+	if err != nil {
+		return a.fail("%v", err)
 	}
-	c := api.NewClient(socket)
 	defer c.Close()
 	err = tray.Run(ctx, tray.Options{Source: c, ConfigPath: path, LogPath: filepath.Join(stateDir, "smtpwatch.log"), StateDir: stateDir, Logger: logger})
 	if errors.Is(err, tray.ErrUnavailable) {

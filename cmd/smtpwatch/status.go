@@ -32,14 +32,23 @@ func socketFlag(fl *flag.FlagSet) *string {
 
 // daemonClient is a client of the daemon at socket, or at the default path.
 func daemonClient(socket string) (*api.Client, error) {
-	if socket == "" {
-		p, err := paths.SocketPath()
-		if err != nil {
-			return nil, fmt.Errorf("finding the daemon's socket: %w", err)
-		}
-		socket = p
+	socket, err := resolveSocket(socket)
+	if err != nil {
+		return nil, err
 	}
 	return api.NewClient(socket), nil
+}
+
+// resolveSocket is the --socket value, or the default path when it is "".
+func resolveSocket(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	p, err := paths.SocketPath()
+	if err != nil {
+		return "", fmt.Errorf("finding the daemon's socket: %w", err)
+	}
+	return p, nil
 }
 
 // daemonFail reports an error from the daemon, with what to do when it is
