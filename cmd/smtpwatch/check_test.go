@@ -25,6 +25,7 @@ const (
 type cli struct {
 	env            map[string]string
 	stdout, stderr bytes.Buffer
+	ctx            context.Context // nil: context.Background()
 }
 
 func (c *cli) run(t *testing.T, args ...string) int {
@@ -36,7 +37,11 @@ func (c *cli) run(t *testing.T, args ...string) int {
 		getenv: func(k string) string { return c.env[k] },
 		logger: slog.New(slog.NewTextHandler(&c.stderr, nil)),
 	}
-	return a.main(context.Background(), args)
+	ctx := c.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return a.main(ctx, args)
 }
 
 // testbed is a STARTTLS server, its CA on disk and a loopback "online"
