@@ -58,6 +58,8 @@ Usage:
   smtpwatch resume
   smtpwatch history [--since 24h]   uptime, latency and changes per account
   smtpwatch tray                    only the tray, for a daemon running as a service
+  smtpwatch service install         start smtpwatch at login (--system: at boot)
+  smtpwatch service uninstall|start|stop|status
   smtpwatch presets                 list the built-in provider settings
   smtpwatch password set NAME       store an account's password in the OS keyring
   smtpwatch password delete NAME    remove it
@@ -89,6 +91,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.resume(ctx, rest)
 	case "history":
 		return a.history(ctx, rest)
+	case "service":
+		return a.serviceCmd(ctx, rest)
 	case "presets":
 		return a.presets(rest)
 	case "password":
