@@ -4,6 +4,29 @@
 // it recovers. It is a thin adapter: the pure view function decides what
 // to show, the notification policy decides what to say, and the platform
 // code only draws and delivers.
+//
+// The menu: a line per account ("✗ Charter — password rejected"; clicking
+// it writes that account's full report, the text of `smtpwatch check`, to
+// StateDir/report-NAME.txt and opens it), "Check now", "Pause
+// notifications" ▸ "1 hour" / "Until tomorrow" (the next 08:00; this
+// pauses the source's checks and alarms too, as `smtpwatch pause` does),
+// "Resume notifications", "Open settings" (written from the commented
+// template when missing), "Open log", "Quit".
+//
+// Notifications (policy.go has the rules and the reasons): on a transition
+// to failing, to offline, to degraded for an expiring certificate (at most
+// daily), on recovery, on reminders and config errors; never at a start
+// where all is well, never while paused; at most one per account per 15
+// minutes, recoveries and reminders aside (a change held back is said when
+// the 15 minutes are up, if it still holds); announcements within 2 s of
+// the first make one notification.
+//
+// Platforms: on Linux the icon is a StatusNotifierItem (fyne.io/systray)
+// and notifications go to org.freedesktop.Notifications on a private D-Bus
+// connection; on Windows and macOS fyne.io/systray and gen2brain/beeep.
+// macOS needs a cgo build made on a Mac; without cgo Run returns
+// ErrUnavailable there. Windows: build with -ldflags -H=windowsgui for
+// no console window (see platform_windows.go).
 package tray
 
 import (
@@ -41,19 +64,32 @@ type Options struct {
 	// LogPath is opened by "Open log".
 	LogPath string
 	// StateDir holds the full reports opened from the menu and the icon
-	// files attached to notifications.
+	// files attached to notifications ("" uses the temp dir for reports
+	// and sends notifications without an icon file).
 	StateDir string
-	Logger   *slog.Logger
+	// Logger gets the tray's few lines; nil discards them.
+	Logger *slog.Logger
 }
 
 // ErrUnavailable means there is no desktop to show a tray in (no session
-// bus, or a build without tray support); the caller runs headless.
+// bus, or a build without tray support); the caller runs headless. Run
+// wraps it with the reason: test with errors.Is.
 var ErrUnavailable = errors.New("no tray available")
 
 // Run shows the tray and notifications until ctx ends or the user picks
-// Quit; it returns nil then. It must be called on the main goroutine and
-// only once per process. It returns ErrUnavailable at once when there is
-// no desktop session.
+// Quit; it returns nil then, and the caller stops the engine. It blocks,
+// must be called on the main goroutine and only once per process.
+//
+// Without a desktop session it returns at once an error wrapping
+// ErrUnavailable: on Linux when no session bus address is set or found
+// ($XDG_RUNTIME_DIR/bus), or the bus does not answer within 3 s on a
+// private connection — checked before fyne.io/systray touches D-Bus; on
+// Windows in session 0 (a service). On Linux it first sets
+// DBUS_SESSION_BUS_ADDRESS as PreventBusAutolaunch does. With a bus but no
+// tray host yet, Run runs and the icon appears when a host does; a tray
+// host that restarts gets the icon again. Other errors (fyne.io/systray
+// panicking, the tray's message loop ending) mean the tray is gone; the
+// daemon should go on without it.
 func Run(ctx context.Context, o Options) error {
-	return ErrUnavailable
+	return run(ctx, o)
 }

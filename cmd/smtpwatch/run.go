@@ -56,6 +56,9 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	if code, ok := parse(fl, args); !ok {
 		return code
 	}
+	// Before anything touches D-Bus (the keyring, the tray): without a
+	// session bus, godbus would launch a stray dbus-daemon of its own.
+	tray.PreventBusAutolaunch()
 	path, err := configPath(f.config)
 	if err != nil {
 		return a.fail("%v", err)

@@ -69,7 +69,9 @@ ca_file = %q
 	defer cancel()
 	c := &cli{env: map[string]string{}, ctx: ctx}
 	exited := make(chan int, 1)
-	go func() { exited <- c.run(t, "run", "--config", cfgPath, "--headless", "--socket", sock, "--log-level", "debug") }()
+	go func() {
+		exited <- c.run(t, "run", "--config", cfgPath, "--headless", "--socket", sock, "--log-level", "debug")
+	}()
 
 	client := api.NewClient(sock)
 	defer client.Close()

@@ -1,0 +1,384 @@
+package tray
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/probe"
+)
+
+// The events the engine publishes, as health.Next makes them.
+const (
+	rejectedMsg = "Your password was rejected by the server (535 5.7.8 Authentication credentials invalid)."
+	rejectedFix = "Re-enter the password for me@charter.net (smtpwatch password set charter)."
+	refusedMsg  = "The server smtp.work.example refused the connection on port 587: nothing accepts mail there."
+	refusedFix  = "Check the port in your mail program: mail programs use 587 (STARTTLS) or 465 (SSL/TLS)."
+)
+
+func transition(account, provider string, from, to health.State, cause probe.Cause) health.Event {
+	e := health.Event{Kind: health.EventTransition, Account: account, Provider: provider, From: from, To: to, Cause: cause}
+	switch cause {
+	case probe.CauseAuthRejected:
+		e.Message, e.Advice = rejectedMsg, []string{rejectedFix, "If you changed it on the Charter website recently, use the new one."}
+	case probe.CauseConnectionRefused:
+		e.Message, e.Advice = refusedMsg, []string{refusedFix}
+	}
+	if (from == health.Failing || from == health.Offline) && (to == health.OK || to == health.Degraded) {
+		e.Kind = health.EventRecovery
+	}
+	return e
+}
+
+func reminder(account, provider string) health.Event {
+	e := transition(account, provider, health.Failing, health.Failing, probe.CauseAuthRejected)
+	e.Kind = health.EventReminder
+	return e
+}
+
+// step happens at a time after the start of a scenario: an event, a pause
+// or a resume (or nothing), then a Flush, whose notifications must be
+// want (titles, and bodies where given as "title / body").
+type step struct {
+	at     time.Duration
+	event  *health.Event
+	pause  time.Duration // > 0: Pause for this long; < 0: Pause until Resume
+	resume bool
+	status health.Status // the snapshot Flush sees
+	want   []string
+}
+
+func ev(e health.Event) *health.Event { return &e }
+
+func failingStatus(names ...string) health.Status {
+	var st health.Status
+	for _, n := range names {
+		st.Accounts = append(st.Accounts, health.AccountStatus{Name: n, State: health.Failing})
+	}
+	return st
+}
+
+func TestPolicy(t *testing.T) {
+	charterFails := transition("charter", "Charter", health.OK, health.Failing, probe.CauseAuthRejected)
+	charterBack := transition("charter", "Charter", health.Failing, health.OK, probe.CauseOK)
+	workFails := transition("work", "", health.OK, health.Failing, probe.CauseConnectionRefused)
+	charterTitle := "Mail from Charter can't be sent / " + rejectedMsg + " " + rejectedFix
+	expiringStatus := health.Status{Accounts: []health.AccountStatus{{
+		Name: "charter", State: health.Degraded, Cause: probe.CauseCertificateExpiring,
+		Last: &probe.Result{TLS: &probe.TLSInfo{DaysLeft: 5}},
+	}}}
+	tests := []struct {
+		name  string
+		steps []step
+	}{{
+		name: "start-up when all is well is silent",
+		steps: []step{
+			{at: 0, event: ev(transition("charter", "Charter", health.Starting, health.OK, probe.CauseOK))},
+			{at: 0, event: ev(transition("work", "", health.Starting, health.Degraded, probe.CauseSlowResponse))},
+			{at: time.Minute},
+		},
+	}, {
+		name: "start-up failing is said, after the coalescing window",
+		steps: []step{
+			{at: 0, event: ev(transition("charter", "Charter", health.Starting, health.Failing, probe.CauseAuthRejected))},
+			{at: time.Second},
+			{at: 2 * time.Second, want: []string{charterTitle}},
+			{at: time.Hour},
+		},
+	}, {
+		name: "start-up offline is said",
+		steps: []step{
+			{at: 0, event: ev(transition("charter", "Charter", health.Starting, health.Offline, probe.CauseOffline))},
+			{at: 2 * time.Second, want: []string{"This computer is offline / Mail can't be sent until the network is back."}},
+		},
+	}, {
+		name: "two accounts failing together make one notification",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 1500 * time.Millisecond, event: ev(workFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter and work can't be sent / Charter: password rejected.\nwork: connection refused.\nOpen the smtpwatch menu for what to change."}},
+		},
+	}, {
+		name: "four accounts failing together",
+		steps: []step{
+			{at: 0, event: ev(transition("a", "", health.OK, health.Failing, probe.CauseDNSFailure))},
+			{at: 0, event: ev(transition("b", "", health.OK, health.Failing, probe.CauseDNSFailure))},
+			{at: 0, event: ev(transition("c", "", health.OK, health.Failing, probe.CauseDNSFailure))},
+			{at: 0, event: ev(transition("d", "", health.OK, health.Failing, probe.CauseDNSFailure))},
+			{at: 2 * time.Second, want: []string{"Mail from 4 accounts can't be sent"}},
+		},
+	}, {
+		name: "accounts failing apart make two notifications",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter can't be sent"}},
+			{at: 3 * time.Second, event: ev(workFails)},
+			{at: 5 * time.Second, want: []string{"Mail from work can't be sent / " + refusedMsg + " " + refusedFix}},
+		},
+	}, {
+		name: "offline accounts make one notification",
+		steps: []step{
+			{at: 0, event: ev(transition("charter", "Charter", health.OK, health.Offline, probe.CauseOffline))},
+			{at: 0, event: ev(transition("work", "", health.OK, health.Offline, probe.CauseOffline))},
+			{at: 2 * time.Second, want: []string{"This computer is offline"}},
+		},
+	}, {
+		name: "recovery",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter can't be sent"}},
+			{at: 10 * time.Minute, event: ev(charterBack)},
+			{at: 10*time.Minute + 2*time.Second, want: []string{"Mail from Charter works again / Sending has worked since 14:30."}},
+		},
+	}, {
+		name: "recovery from offline",
+		steps: []step{
+			{at: 0, event: ev(transition("charter", "Charter", health.OK, health.Offline, probe.CauseOffline))},
+			{at: 2 * time.Second, want: []string{"This computer is offline"}},
+			{at: time.Minute, event: ev(transition("charter", "Charter", health.Offline, health.OK, probe.CauseOK))},
+			{at: time.Minute + 2*time.Second, want: []string{"Mail from Charter works again"}},
+		},
+	}, {
+		name: "a failure that ends within the window is never said",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: time.Second, event: ev(charterBack)},
+			{at: 2 * time.Second},
+			{at: time.Hour},
+		},
+	}, {
+		name: "a new cause within 15 minutes waits, and is said if it still holds",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter can't be sent / " + rejectedMsg + " " + rejectedFix}},
+			{at: 5 * time.Minute, event: ev(transition("charter", "Charter", health.Failing, health.Failing, probe.CauseConnectionRefused))},
+			{at: 15 * time.Minute, status: failingStatus("charter")},
+			{at: 15*time.Minute + 2*time.Second, status: failingStatus("charter"), want: []string{"Mail from Charter can't be sent / " + refusedMsg + " " + refusedFix}},
+		},
+	}, {
+		name: "a held-back change that no longer holds is dropped",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter can't be sent"}},
+			{at: 5 * time.Minute, event: ev(transition("charter", "Charter", health.Failing, health.Offline, probe.CauseOffline))},
+			{at: 20 * time.Minute, status: failingStatus("charter")}, // offline no more
+		},
+	}, {
+		name: "recoveries are not rate-limited; a failure right after one waits",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter can't be sent"}},
+			{at: time.Minute, event: ev(charterBack)},
+			{at: time.Minute + 2*time.Second, want: []string{"Mail from Charter works again"}},
+			{at: 2 * time.Minute, event: ev(charterFails)},
+			{at: 10 * time.Minute, status: failingStatus("charter")},
+			{at: 15*time.Minute + 2*time.Second, status: failingStatus("charter"), want: []string{"Mail from Charter can't be sent"}},
+		},
+	}, {
+		name: "a failure held back and over before it was said: no recovery either",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter can't be sent"}},
+			{at: time.Minute, event: ev(charterBack)},
+			{at: time.Minute + 2*time.Second, want: []string{"Mail from Charter works again"}},
+			{at: 2 * time.Minute, event: ev(charterFails)},
+			{at: 3 * time.Minute, event: ev(charterBack)},
+			{at: time.Hour},
+		},
+	}, {
+		name: "expiring certificate: at most daily",
+		steps: []step{
+			{at: 0, event: ev(transition("charter", "Charter", health.OK, health.Degraded, probe.CauseCertificateExpiring))},
+			{at: 2 * time.Second, status: expiringStatus, want: []string{"Charter's certificate expires in 5 days / Sending still works; your provider must renew it. Nothing to do unless it stops."}},
+			{at: time.Hour, event: ev(transition("charter", "Charter", health.Degraded, health.OK, probe.CauseOK))},
+			{at: 2 * time.Hour, event: ev(transition("charter", "Charter", health.OK, health.Degraded, probe.CauseCertificateExpiring))},
+			{at: 3 * time.Hour},
+			{at: 25 * time.Hour, event: ev(transition("charter", "Charter", health.OK, health.Degraded, probe.CauseCertificateExpiring))},
+			{at: 25*time.Hour + 2*time.Second, want: []string{"Charter's certificate expires soon"}},
+		},
+	}, {
+		name: "other warnings are silent",
+		steps: []step{
+			{at: 0, event: ev(transition("charter", "Charter", health.OK, health.Degraded, probe.CauseSlowResponse))},
+			{at: time.Second, event: ev(transition("work", "", health.OK, health.Degraded, health.CauseIntermittent))},
+			{at: time.Hour},
+		},
+	}, {
+		name: "reminders come as they come",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter can't be sent"}},
+			{at: 4 * time.Hour, event: ev(reminder("charter", "Charter"))},
+			{at: 4*time.Hour + 2*time.Second, want: []string{"Mail from Charter still can't be sent / " + rejectedMsg + " " + rejectedFix}},
+			{at: 4*time.Hour + 10*time.Minute, event: ev(reminder("charter", "Charter"))},
+			{at: 4*time.Hour + 11*time.Minute, want: []string{"Mail from Charter still can't be sent"}},
+		},
+	}, {
+		name: "paused from the menu: silent, then said again",
+		steps: []step{
+			{at: 0, pause: time.Hour},
+			{at: time.Minute, event: ev(charterFails)},
+			{at: 2 * time.Minute},
+			{at: 30 * time.Minute, event: ev(charterBack)},
+			{at: 31 * time.Minute},
+			{at: 61 * time.Minute, event: ev(charterFails)},
+			{at: 61*time.Minute + 2*time.Second, want: []string{"Mail from Charter can't be sent"}},
+		},
+	}, {
+		name: "paused until resumed",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: time.Second, pause: -1},
+			{at: 2 * time.Second},
+			{at: 48 * time.Hour, event: ev(reminder("charter", "Charter"))},
+			{at: 49 * time.Hour, resume: true},
+			{at: 50 * time.Hour, event: ev(reminder("charter", "Charter"))},
+			{at: 50*time.Hour + 2*time.Second, want: []string{"Mail from Charter still can't be sent"}},
+		},
+	}, {
+		name: "paused accounts are silent; their recovery after resume is said",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter can't be sent"}},
+			{at: time.Minute, event: ev(transition("charter", "Charter", health.Failing, health.Paused, probe.CauseAuthRejected))},
+			{at: time.Hour, event: ev(transition("charter", "Charter", health.Paused, health.Failing, probe.CauseAuthRejected))},
+			{at: time.Hour + 2*time.Second},
+			{at: 2 * time.Hour, event: ev(charterBack)},
+			{at: 2*time.Hour + 2*time.Second, want: []string{"Mail from Charter works again"}},
+		},
+	}, {
+		name: "config errors: once per message",
+		steps: []step{
+			{at: 0, event: &health.Event{Kind: health.EventConfigError, Message: "config.toml:3: interval: too short", Advice: []string{"Fix the file; smtpwatch reloads it when it is saved."}}},
+			{at: 2 * time.Second, want: []string{"smtpwatch's settings have an error / config.toml:3: interval: too short Fix the file; smtpwatch reloads it when it is saved."}},
+			{at: time.Minute, event: &health.Event{Kind: health.EventConfigError, Message: "config.toml:3: interval: too short"}},
+			{at: 2 * time.Minute},
+			{at: 3 * time.Minute, event: &health.Event{Kind: health.EventConfigError, Message: "config.toml:9: port: out of range"}},
+			{at: 3*time.Minute + 2*time.Second, want: []string{"smtpwatch's settings have an error / config.toml:9: port: out of range"}},
+		},
+	}, {
+		name: "a recovery that fails again within the window is never said",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter can't be sent"}},
+			{at: time.Hour, event: ev(charterBack)},
+			{at: time.Hour + time.Second, event: ev(charterFails)},
+			{at: time.Hour + 2*time.Second},
+			{at: time.Hour + 3*time.Second, want: []string{"Mail from Charter can't be sent"}},
+		},
+	}, {
+		name: "failing and recovered in one window are two notifications",
+		steps: []step{
+			{at: 0, event: ev(charterFails)},
+			{at: 2 * time.Second, want: []string{"Mail from Charter can't be sent"}},
+			{at: time.Hour, event: ev(charterBack)},
+			{at: time.Hour + time.Second, event: ev(workFails)},
+			{at: time.Hour + 2*time.Second, want: []string{"Mail from work can't be sent", "Mail from Charter works again"}},
+		},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPolicy()
+			p.Loc = time.UTC
+			start := now
+			for i, s := range tc.steps {
+				at := start.Add(s.at)
+				switch {
+				case s.pause > 0:
+					p.Pause(at.Add(s.pause))
+				case s.pause < 0:
+					p.Pause(time.Time{})
+				case s.resume:
+					p.Resume()
+				}
+				if s.event != nil {
+					e := *s.event
+					e.At = at
+					p.Observe(e, at)
+				}
+				got := p.Flush(at, s.status)
+				if err := match(got, s.want); err != nil {
+					t.Fatalf("step %d (at +%v): %v", i, s.at, err)
+				}
+			}
+		})
+	}
+}
+
+// match compares notifications with "title" or "title / body" strings.
+func match(got []notification, want []string) error {
+	var g []string
+	for _, n := range got {
+		g = append(g, n.Title+" / "+n.Body)
+	}
+	if len(got) != len(want) {
+		return fmt.Errorf("got %q, want %q", g, want)
+	}
+	for i, w := range want {
+		title, body, hasBody := strings.Cut(w, " / ")
+		if got[i].Title != title || (hasBody && got[i].Body != body) {
+			return fmt.Errorf("got %q, want %q", g, want)
+		}
+	}
+	return nil
+}
+
+func TestPolicyNotificationDetails(t *testing.T) {
+	p := newPolicy()
+	p.Loc = time.UTC
+	p.Observe(transition("charter", "Charter", health.OK, health.Failing, probe.CauseAuthRejected), now)
+	p.Observe(transition("work", "", health.OK, health.Offline, probe.CauseOffline), now)
+	got := p.Flush(now.Add(coalesceWindow), health.Status{})
+	if len(got) != 2 {
+		t.Fatalf("got %+v", got)
+	}
+	if n := got[0]; n.Icon != health.Failing || n.Key != "account:charter" || n.Urgency != urgencyNormal {
+		t.Errorf("failing: %+v", n)
+	}
+	if n := got[1]; n.Icon != health.Offline || n.Key != "offline" || n.Urgency != urgencyNormal {
+		t.Errorf("offline: %+v", n)
+	}
+	back := transition("charter", "Charter", health.Failing, health.Degraded, probe.CauseCertificateExpiring)
+	back.At = now.Add(time.Hour)
+	p.Observe(back, back.At)
+	got = p.Flush(back.At.Add(coalesceWindow), health.Status{})
+	if len(got) != 1 || got[0].Icon != health.Degraded || got[0].Urgency != urgencyLow || got[0].Key != "account:charter" {
+		t.Errorf("recovered: %+v", got)
+	}
+}
+
+func TestPolicyNext(t *testing.T) {
+	p := newPolicy()
+	if !p.Next().IsZero() {
+		t.Fatalf("Next of an idle policy: %v", p.Next())
+	}
+	p.Observe(transition("charter", "Charter", health.OK, health.Failing, probe.CauseAuthRejected), now)
+	if got, want := p.Next(), now.Add(coalesceWindow); !got.Equal(want) {
+		t.Errorf("Next = %v, want the end of the window %v", got, want)
+	}
+	p.Flush(now.Add(coalesceWindow), health.Status{})
+	p.Observe(transition("charter", "Charter", health.Failing, health.Failing, probe.CauseDNSFailure), now.Add(time.Minute))
+	if got, want := p.Next(), now.Add(coalesceWindow+rateLimit); !got.Equal(want) {
+		t.Errorf("Next = %v, want the end of the rate limit %v", got, want)
+	}
+	p.Pause(now.Add(2 * time.Minute))
+	if got, want := p.Next(), now.Add(2*time.Minute); !got.Equal(want) {
+		t.Errorf("Next = %v, want the end of the pause %v", got, want)
+	}
+	if paused, _ := p.Paused(now.Add(2 * time.Minute)); paused {
+		t.Error("still paused after the pause's end")
+	}
+}
+
+func TestBodyIsBounded(t *testing.T) {
+	long := strings.Repeat("word ", 200)
+	b := body(long, []string{"advice"})
+	if n := len([]rune(b)); n != maxBody || !strings.HasSuffix(b, "…") {
+		t.Errorf("body of %d runes: %q", n, b)
+	}
+	if got := body("Message.", nil); got != "Message." {
+		t.Errorf("body without advice: %q", got)
+	}
+}

@@ -1,0 +1,271 @@
+package tray
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/probe"
+)
+
+// now is a fixed "now" for the tests: 14:20 UTC on a Tuesday.
+var now = time.Date(2026, 3, 10, 14, 20, 0, 0, time.UTC)
+
+func result(cause probe.Cause, checkedAgo, took time.Duration) *probe.Result {
+	return &probe.Result{Cause: cause, Status: cause.Status(), CheckedAt: now.Add(-checkedAgo), Duration: took}
+}
+
+func acct(name, provider string, s health.State, c probe.Cause, last *probe.Result) health.AccountStatus {
+	return health.AccountStatus{Name: name, Provider: provider, State: s, Cause: c, Last: last}
+}
+
+func TestView(t *testing.T) {
+	charterRejected := acct("charter", "Charter", health.Failing, probe.CauseAuthRejected, result(probe.CauseAuthRejected, 3*time.Minute, 196*time.Millisecond))
+	workOK := acct("work", "", health.OK, probe.CauseOK, result(probe.CauseOK, time.Minute, 180*time.Millisecond))
+	paused := func(a health.AccountStatus, until time.Time) health.AccountStatus {
+		a.State, a.PausedUntil = health.Paused, until
+		return a
+	}
+	tests := []struct {
+		name      string
+		st        health.Status
+		icon      health.State
+		tooltip   string
+		lines     []string
+		actions   []lineAction
+		pause     string
+		canResume bool
+	}{{
+		name:    "no accounts",
+		st:      health.Status{State: health.Starting},
+		icon:    health.Starting,
+		tooltip: "smtpwatch — no accounts set up",
+		lines:   []string{"No accounts yet — open the settings to add one"},
+		actions: []lineAction{actionSettings},
+		pause:   pauseLabel,
+	}, {
+		name:    "one account works",
+		st:      health.Status{State: health.OK, Accounts: []health.AccountStatus{workOK}},
+		icon:    health.OK,
+		tooltip: "smtpwatch — sending works\nwork: OK, 180 ms (1 min ago)",
+		lines:   []string{"✓ work — OK"},
+		actions: []lineAction{actionReport},
+		pause:   pauseLabel,
+	}, {
+		name:    "all of several work",
+		st:      health.Status{State: health.OK, Accounts: []health.AccountStatus{workOK, acct("home", "Gmail", health.OK, probe.CauseOK, result(probe.CauseOK, 10*time.Second, 0))}},
+		icon:    health.OK,
+		tooltip: "smtpwatch — sending works from all 2 accounts\nwork: OK, 180 ms (1 min ago)\nGmail: OK (just now)",
+		lines:   []string{"✓ work — OK", "✓ Gmail — OK"},
+		actions: []lineAction{actionReport, actionReport},
+		pause:   pauseLabel,
+	}, {
+		name:    "one of two failing (UX.md)",
+		st:      health.Status{State: health.Failing, Accounts: []health.AccountStatus{charterRejected, workOK}},
+		icon:    health.Failing,
+		tooltip: "smtpwatch — 1 of 2 accounts failing\nCharter: password rejected (3 min ago)\nwork: OK, 180 ms (1 min ago)",
+		lines:   []string{"✗ Charter — password rejected", "✓ work — OK"},
+		actions: []lineAction{actionReport, actionReport},
+		pause:   pauseLabel,
+	}, {
+		name:    "the only account failing",
+		st:      health.Status{State: health.Failing, Accounts: []health.AccountStatus{charterRejected}},
+		icon:    health.Failing,
+		tooltip: "smtpwatch — sending fails\nCharter: password rejected (3 min ago)",
+		lines:   []string{"✗ Charter — password rejected"},
+		actions: []lineAction{actionReport},
+		pause:   pauseLabel,
+	}, {
+		name: "a warning",
+		st: health.Status{State: health.Degraded, Accounts: []health.AccountStatus{
+			acct("charter", "Charter", health.Degraded, probe.CauseCertificateExpiring, result(probe.CauseCertificateExpiring, 2*time.Hour, 0)), workOK}},
+		icon:    health.Degraded,
+		tooltip: "smtpwatch — 1 of 2 accounts with a warning\nCharter: certificate expires soon (2 h ago)\nwork: OK, 180 ms (1 min ago)",
+		lines:   []string{"! Charter — certificate expires soon", "✓ work — OK"},
+		actions: []lineAction{actionReport, actionReport},
+		pause:   pauseLabel,
+	}, {
+		name: "intermittent",
+		st: health.Status{State: health.Degraded, Accounts: []health.AccountStatus{
+			acct("charter", "Charter", health.Degraded, health.CauseIntermittent, result(probe.CauseOK, 3*24*time.Hour, 0))}},
+		icon:    health.Degraded,
+		tooltip: "smtpwatch — sending works, with a warning\nCharter: works only some of the time (3 days ago)",
+		lines:   []string{"! Charter — works only some of the time"},
+		actions: []lineAction{actionReport},
+		pause:   pauseLabel,
+	}, {
+		name: "offline",
+		st: health.Status{State: health.Offline, Accounts: []health.AccountStatus{
+			acct("charter", "Charter", health.Offline, probe.CauseOffline, result(probe.CauseOffline, 0, 0)),
+			acct("work", "", health.Offline, probe.CauseOffline, nil)}},
+		icon:    health.Offline,
+		tooltip: "smtpwatch — this computer is offline\nCharter: this computer is offline (just now)\nwork: this computer is offline",
+		lines:   []string{"○ Charter — this computer is offline", "○ work — this computer is offline"},
+		actions: []lineAction{actionReport, actionReport},
+		pause:   pauseLabel,
+	}, {
+		name:    "starting",
+		st:      health.Status{State: health.Starting, Accounts: []health.AccountStatus{acct("charter", "Charter", health.Starting, "", nil)}},
+		icon:    health.Starting,
+		tooltip: "smtpwatch — checking…\nCharter: checking…",
+		lines:   []string{"… Charter — checking…"},
+		actions: []lineAction{actionReport},
+		pause:   pauseLabel,
+	}, {
+		name: "all paused for an hour",
+		st: health.Status{State: health.Paused, Accounts: []health.AccountStatus{
+			paused(charterRejected, now.Add(40*time.Minute)), paused(workOK, now.Add(40*time.Minute))}},
+		icon:      health.Paused,
+		tooltip:   "smtpwatch — paused until 15:00\nCharter: paused until 15:00 (3 min ago)\nwork: paused until 15:00 (1 min ago)",
+		lines:     []string{"‖ Charter — paused until 15:00", "‖ work — paused until 15:00"},
+		actions:   []lineAction{actionReport, actionReport},
+		pause:     "Notifications paused until 15:00",
+		canResume: true,
+	}, {
+		name:      "paused until tomorrow",
+		st:        health.Status{State: health.Paused, Accounts: []health.AccountStatus{paused(workOK, tomorrowMorning(now))}},
+		icon:      health.Paused,
+		tooltip:   "smtpwatch — paused until Wed 08:00\nwork: paused until Wed 08:00 (1 min ago)",
+		lines:     []string{"‖ work — paused until Wed 08:00"},
+		actions:   []lineAction{actionReport},
+		pause:     "Notifications paused until Wed 08:00",
+		canResume: true,
+	}, {
+		name:      "paused until resumed",
+		st:        health.Status{State: health.Paused, Accounts: []health.AccountStatus{paused(workOK, time.Time{})}},
+		icon:      health.Paused,
+		tooltip:   "smtpwatch — paused\nwork: paused (1 min ago)",
+		lines:     []string{"‖ work — paused"},
+		actions:   []lineAction{actionReport},
+		pause:     "Notifications paused",
+		canResume: true,
+	}, {
+		name:      "one of two paused: the other one decides",
+		st:        health.Status{State: health.Failing, Accounts: []health.AccountStatus{charterRejected, paused(workOK, time.Time{})}},
+		icon:      health.Failing,
+		tooltip:   "smtpwatch — 1 of 2 accounts failing\nCharter: password rejected (3 min ago)\nwork: paused (1 min ago)",
+		lines:     []string{"✗ Charter — password rejected", "‖ work — paused"},
+		actions:   []lineAction{actionReport, actionReport},
+		pause:     pauseLabel,
+		canResume: true,
+	}, {
+		name:    "the combined state is computed when missing",
+		st:      health.Status{Accounts: []health.AccountStatus{charterRejected, workOK}},
+		icon:    health.Failing,
+		tooltip: "smtpwatch — 1 of 2 accounts failing\nCharter: password rejected (3 min ago)\nwork: OK, 180 ms (1 min ago)",
+		lines:   []string{"✗ Charter — password rejected", "✓ work — OK"},
+		actions: []lineAction{actionReport, actionReport},
+		pause:   pauseLabel,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := view(tc.st, now)
+			if v.Icon != tc.icon {
+				t.Errorf("icon %q, want %q", v.Icon, tc.icon)
+			}
+			if v.Tooltip != tc.tooltip {
+				t.Errorf("tooltip:\n%s\nwant:\n%s", v.Tooltip, tc.tooltip)
+			}
+			var lines []string
+			var actions []lineAction
+			for _, l := range v.Lines {
+				lines = append(lines, l.Text)
+				actions = append(actions, l.Action)
+			}
+			if strings.Join(lines, "|") != strings.Join(tc.lines, "|") {
+				t.Errorf("lines %q, want %q", lines, tc.lines)
+			}
+			if len(actions) != len(tc.actions) {
+				t.Fatalf("actions %v, want %v", actions, tc.actions)
+			}
+			for i := range actions {
+				if actions[i] != tc.actions[i] {
+					t.Errorf("actions %v, want %v", actions, tc.actions)
+				}
+			}
+			if v.PauseLabel != tc.pause || v.CanResume != tc.canResume {
+				t.Errorf("pause %q resume %v, want %q %v", v.PauseLabel, v.CanResume, tc.pause, tc.canResume)
+			}
+		})
+	}
+}
+
+func TestViewLinesNameTheirAccount(t *testing.T) {
+	v := view(health.Status{Accounts: []health.AccountStatus{
+		acct("charter", "Charter", health.OK, probe.CauseOK, nil), acct("work", "", health.OK, probe.CauseOK, nil),
+	}}, now)
+	if v.Lines[0].Account != "charter" || v.Lines[1].Account != "work" {
+		t.Errorf("accounts %q %q", v.Lines[0].Account, v.Lines[1].Account)
+	}
+	if v.Lines[0].Tooltip != "Charter: OK" {
+		t.Errorf("line tooltip %q", v.Lines[0].Tooltip)
+	}
+}
+
+func TestDisconnectedView(t *testing.T) {
+	v := disconnectedView(errors.New("the smtpwatch daemon is not running\n(no socket)"))
+	if v.Icon != health.Starting {
+		t.Errorf("icon %q", v.Icon)
+	}
+	want := "smtpwatch — not connected to the smtpwatch service\nthe smtpwatch daemon is not running"
+	if v.Tooltip != want {
+		t.Errorf("tooltip %q, want %q", v.Tooltip, want)
+	}
+	if len(v.Lines) != 1 || v.Lines[0].Action != actionNone || v.PauseLabel != pauseLabel {
+		t.Errorf("lines %+v pause %q", v.Lines, v.PauseLabel)
+	}
+}
+
+func TestAgo(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Minute, "just now"},
+		{0, "just now"},
+		{59 * time.Second, "just now"},
+		{time.Minute, "1 min ago"},
+		{3*time.Minute + 59*time.Second, "3 min ago"},
+		{59 * time.Minute, "59 min ago"},
+		{time.Hour, "1 h ago"},
+		{47 * time.Hour, "47 h ago"},
+		{48 * time.Hour, "2 days ago"},
+		{400 * 24 * time.Hour, "400 days ago"},
+	} {
+		if got := ago(tc.d); got != tc.want {
+			t.Errorf("ago(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"smtpwatch", 0, "smtpwatch"},
+		{"smtpwatch", 9, "smtpwatch"},
+		{"smtpwatch", 5, "smtp…"},
+		{"✗ Charter — password rejected", 11, "✗ Charter …"},
+	} {
+		if got := truncate(tc.s, tc.n); got != tc.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestTomorrowMorning(t *testing.T) {
+	for _, tc := range []struct{ now, want time.Time }{
+		{time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC), time.Date(2027, 1, 1, 8, 0, 0, 0, time.UTC)},
+		{now, time.Date(2026, 3, 11, 8, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 3, 4, 2, 0, 0, 0, time.UTC), time.Date(2026, 3, 4, 8, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 3, 4, 8, 0, 0, 0, time.UTC), time.Date(2026, 3, 5, 8, 0, 0, 0, time.UTC)},
+	} {
+		if got := tomorrowMorning(tc.now); !got.Equal(tc.want) {
+			t.Errorf("tomorrowMorning(%v) = %v, want %v", tc.now, got, tc.want)
+		}
+	}
+}
