@@ -179,6 +179,13 @@ func (e *Engine) apply(cfg *config.Config, reload bool) {
 	_ = reload
 }
 
+// semaphore is the current bound on probes in flight.
+func (e *Engine) semaphore() chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sem
+}
+
 func (e *Engine) start(r *runner) {
 	e.wg.Add(1)
 	go func() {

@@ -385,3 +385,30 @@ func TestPauseWakeReload(t *testing.T) {
 		}
 	})
 }
+
+// A reload while probes run swaps the concurrency bound without stranding
+// them: every account keeps being probed afterwards.
+func TestReloadDuringProbes(t *testing.T) {
+	t.Setenv(pwEnv, "pw")
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(ok)
+		w.dur = 10 * time.Second
+		cfg := cfgOf(account("a"), account("b"), account("c"))
+		h := run(t, w, cfg)
+		time.Sleep(time.Second + 500*time.Millisecond) // all three mid-probe
+		c2 := cfgOf(account("a"), account("b"), account("c"))
+		c2.MaxConcurrency = 1
+		h.e.Reload(c2)
+		n := len(w.snapshot())
+		time.Sleep(10 * time.Minute)
+		got := map[string]int{}
+		for _, c := range w.snapshot()[n:] {
+			got[c.account]++
+		}
+		for _, name := range []string{"a", "b", "c"} {
+			if got[name] < 5 {
+				t.Errorf("%s probed %d times in 10 min after a reload: stranded", name, got[name])
+			}
+		}
+	})
+}

@@ -216,8 +216,9 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 	}
 	// A probe of an account without credentials says so (no_credentials).
 
+	sem := r.e.semaphore() // a reload may swap it; release where we took
 	select {
-	case r.e.sem <- struct{}{}:
+	case sem <- struct{}{}:
 	case <-ctx.Done():
 		return probe.Result{}, false
 	}
@@ -226,7 +227,7 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 		r.e.o.OnProbe(acct.Name, planned, started)
 	}
 	res := r.e.probeFn(ctx, t, deps)
-	<-r.e.sem
+	<-sem
 	if ctx.Err() != nil {
 		return res, false
 	}
