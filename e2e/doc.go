@@ -5,6 +5,12 @@
 // a closed port...). Tests that need root also cut the network off in a fresh
 // network namespace and drop a port with iptables.
 //
+// The daemon tests run `smtpwatch run --headless` against the same Postfix:
+// stopped and started again, behind a Toxiproxy that stops all data or
+// resets one connection in ten for minutes (no false alarm), and through its
+// lifecycle (SIGTERM, a second instance, a stale socket after kill -9). They
+// stop Postfix, so they are not parallel: Go runs them alone.
+//
 // Run, as root:
 //
 //	scripts/postfix-e2e            # once per machine; writes $SMTPWATCH_E2E_DIR/env

@@ -142,9 +142,20 @@ func (e *Engine) Reload(cfg *config.Config) {
 }
 
 // apply reconciles the runners with cfg. e.mu is held.
+//
+// At start, the first checks are spread out: account i of n begins at
+// i × min(interval/n, 50 ms), so ten accounts are all checked within half a
+// second while a thousand do not queue behind max_concurrency. Accounts a
+// reload adds are checked at once.
 func (e *Engine) apply(cfg *config.Config, reload bool) {
 	keep := map[string]bool{}
 	var order []string
+	enabled := 0
+	for _, a := range cfg.Accounts {
+		if a.Enabled {
+			enabled++
+		}
+	}
 	for _, a := range cfg.Accounts {
 		if !a.Enabled {
 			continue
@@ -161,6 +172,9 @@ func (e *Engine) apply(cfg *config.Config, reload bool) {
 			continue
 		}
 		r = newRunner(e, a, e.deps(cfg))
+		if !reload {
+			r.firstDelay = time.Duration(len(order)-1) * min(a.Interval/time.Duration(enabled), startSpacing)
+		}
 		e.runners[key] = r
 		if e.ctx != nil {
 			e.start(r)
@@ -176,8 +190,10 @@ func (e *Engine) apply(cfg *config.Config, reload bool) {
 		}
 	}
 	e.order = order
-	_ = reload
 }
+
+// startSpacing is the most time between two accounts' first checks.
+const startSpacing = 50 * time.Millisecond
 
 // semaphore is the current bound on probes in flight.
 func (e *Engine) semaphore() chan struct{} {

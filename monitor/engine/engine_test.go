@@ -412,3 +412,43 @@ func TestReloadDuringProbes(t *testing.T) {
 		}
 	})
 }
+
+// The first checks are spread: ten accounts all start within half a second,
+// a thousand over the interval rather than at once.
+func TestFirstChecksAreSpread(t *testing.T) {
+	t.Setenv(pwEnv, "pw")
+	for _, n := range []int{10, 1000} {
+		synctest.Test(t, func(t *testing.T) {
+			var accts []config.Account
+			for i := range n {
+				a := account(fmt.Sprintf("a%04d", i))
+				a.Interval = 30 * time.Second
+				accts = append(accts, a)
+			}
+			cfg := cfgOf(accts...)
+			w := newWorld(ok)
+			w.dur = 10 * time.Millisecond
+			start := time.Now()
+			h := run(t, w, cfg)
+			time.Sleep(31 * time.Second)
+			calls := h.w.snapshot()
+			first := map[string]time.Duration{}
+			for _, c := range calls {
+				if _, seen := first[c.account]; !seen {
+					first[c.account] = c.at.Sub(start)
+				}
+			}
+			if len(first) != n {
+				t.Fatalf("%d of %d accounts checked in the first interval", len(first), n)
+			}
+			var last time.Duration
+			for _, d := range first {
+				last = max(last, d)
+			}
+			want := min(time.Duration(n-1)*50*time.Millisecond, 30*time.Second)
+			if last > want+time.Second || (n == 1000 && last < 20*time.Second) {
+				t.Errorf("%d accounts: last first check at %v, want about %v", n, last, want)
+			}
+		})
+	}
+}

@@ -22,7 +22,9 @@ type runner struct {
 	quit   chan struct{}
 	done   chan struct{}
 	once   sync.Once
-	fpKey  [32]byte // keys the credential fingerprint; never leaves the process
+	// firstDelay postpones the first check (see Engine.apply).
+	firstDelay time.Duration
+	fpKey      [32]byte // keys the credential fingerprint; never leaves the process
 
 	mu       sync.Mutex
 	acct     config.Account
@@ -119,9 +121,7 @@ func (r *runner) run(ctx context.Context) {
 		case <-ctx.Done():
 		}
 	}()
-	// The first checks of many accounts are spread over a moment rather
-	// than fired at once.
-	planned := time.Now().Add(r.e.jitter(time.Second) - 900*time.Millisecond)
+	planned := time.Now().Add(r.firstDelay)
 	timer := time.NewTimer(time.Until(planned))
 	defer timer.Stop()
 	for {
