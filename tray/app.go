@@ -232,7 +232,7 @@ func (a *app) onClick(ctx context.Context, c click) {
 	case clickPauseHour, clickPauseTomorrow:
 		until := now.Add(time.Hour)
 		if c.kind == clickPauseTomorrow {
-			until = tomorrowMorning(now)
+			until = health.NextMorning(now)
 		}
 		a.log.Info("tray: notifications paused", "until", until)
 		a.policy.Pause(until)
@@ -260,18 +260,6 @@ func (a *app) onClick(ctx context.Context, c click) {
 			a.do(ctx, "report", checkTimeout, func(ctx context.Context) error { return a.openReport(ctx, acct) })
 		}
 	}
-}
-
-// tomorrowMorning is the next 08:00 after now, in now's time zone (today's
-// when before 08:00), as `smtpwatch pause tomorrow` has it: "until
-// tomorrow" ends when the next working day starts.
-func tomorrowMorning(now time.Time) time.Time {
-	y, m, d := now.Date()
-	t := time.Date(y, m, d, 8, 0, 0, 0, now.Location())
-	if !t.After(now) {
-		t = time.Date(y, m, d+1, 8, 0, 0, 0, now.Location())
-	}
-	return t
 }
 
 // openSettings writes the commented template if the config file is
@@ -328,7 +316,7 @@ func (a *app) writeReport(r probe.Result) (string, error) {
 		return "", err
 	}
 	if !r.CheckedAt.IsZero() {
-		fmt.Fprintf(&b, "\n  Checked %s (%s).\n", r.CheckedAt.Local().Format("2006-01-02 15:04:05"), ago(a.now().Sub(r.CheckedAt)))
+		fmt.Fprintf(&b, "\n  Checked %s (%s).\n", r.CheckedAt.Local().Format("2006-01-02 15:04:05"), report.Ago(a.now().Sub(r.CheckedAt)))
 	}
 	dir := a.stateDir
 	if dir == "" {

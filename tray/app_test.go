@@ -394,7 +394,7 @@ func TestAppPauseAndResume(t *testing.T) {
 		}
 
 		h.click(click{kind: clickPauseTomorrow})
-		if got := h.src.pauses[len(h.src.pauses)-1]; !got.Equal(tomorrowMorning(time.Now())) {
+		if got := h.src.pauses[len(h.src.pauses)-1]; !got.Equal(health.NextMorning(time.Now())) {
 			t.Errorf("paused until %v", got)
 		}
 	})

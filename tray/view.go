@@ -7,6 +7,7 @@ import (
 
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/probe"
+	"smtpwatch/monitor/report"
 )
 
 // trayView is everything the tray shows, decided by view from a status
@@ -278,21 +279,7 @@ func checkedAgo(a health.AccountStatus, now time.Time) string {
 	if a.Last == nil || a.Last.CheckedAt.IsZero() {
 		return ""
 	}
-	return ago(now.Sub(a.Last.CheckedAt))
-}
-
-// ago says how long ago in the fewest words: "just now", "1 min ago",
-// "3 h ago", "2 days ago". A negative d (a clock step) is "just now".
-func ago(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d/time.Minute))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d/time.Hour))
-	}
-	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+	return report.Ago(now.Sub(a.Last.CheckedAt))
 }
 
 func firstLine(s string) string {

@@ -125,7 +125,7 @@ func TestView(t *testing.T) {
 		canResume: true,
 	}, {
 		name:      "paused until tomorrow",
-		st:        health.Status{State: health.Paused, Accounts: []health.AccountStatus{paused(workOK, tomorrowMorning(now))}},
+		st:        health.Status{State: health.Paused, Accounts: []health.AccountStatus{paused(workOK, health.NextMorning(now))}},
 		icon:      health.Paused,
 		tooltip:   "smtpwatch — paused until Wed 08:00\nwork: paused until Wed 08:00 (1 min ago)",
 		lines:     []string{"‖ work — paused until Wed 08:00"},
@@ -218,28 +218,6 @@ func TestDisconnectedView(t *testing.T) {
 	}
 }
 
-func TestAgo(t *testing.T) {
-	for _, tc := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{-time.Minute, "just now"},
-		{0, "just now"},
-		{59 * time.Second, "just now"},
-		{time.Minute, "1 min ago"},
-		{3*time.Minute + 59*time.Second, "3 min ago"},
-		{59 * time.Minute, "59 min ago"},
-		{time.Hour, "1 h ago"},
-		{47 * time.Hour, "47 h ago"},
-		{48 * time.Hour, "2 days ago"},
-		{400 * 24 * time.Hour, "400 days ago"},
-	} {
-		if got := ago(tc.d); got != tc.want {
-			t.Errorf("ago(%v) = %q, want %q", tc.d, got, tc.want)
-		}
-	}
-}
-
 func TestTruncate(t *testing.T) {
 	for _, tc := range []struct {
 		s    string
@@ -253,19 +231,6 @@ func TestTruncate(t *testing.T) {
 	} {
 		if got := truncate(tc.s, tc.n); got != tc.want {
 			t.Errorf("truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
-		}
-	}
-}
-
-func TestTomorrowMorning(t *testing.T) {
-	for _, tc := range []struct{ now, want time.Time }{
-		{time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC), time.Date(2027, 1, 1, 8, 0, 0, 0, time.UTC)},
-		{now, time.Date(2026, 3, 11, 8, 0, 0, 0, time.UTC)},
-		{time.Date(2026, 3, 4, 2, 0, 0, 0, time.UTC), time.Date(2026, 3, 4, 8, 0, 0, 0, time.UTC)},
-		{time.Date(2026, 3, 4, 8, 0, 0, 0, time.UTC), time.Date(2026, 3, 5, 8, 0, 0, 0, time.UTC)},
-	} {
-		if got := tomorrowMorning(tc.now); !got.Equal(tc.want) {
-			t.Errorf("tomorrowMorning(%v) = %v, want %v", tc.now, got, tc.want)
 		}
 	}
 }

@@ -17,12 +17,12 @@ import (
 	"smtpwatch/monitor/api"
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/paths"
+	"smtpwatch/monitor/report"
 )
 
 const (
 	apiTimeout     = 10 * time.Second // one status, pause or resume request
 	refreshTimeout = 3 * time.Minute  // status --refresh waits for the checks themselves
-	morningHour    = 8                // pause tomorrow: until the next local 08:00
 )
 
 // socketFlag adds --socket to a daemon command's flags.
@@ -255,7 +255,7 @@ func accountLine(a health.AccountStatus, name string, now time.Time) string {
 		}
 	}
 	if a.Last != nil && !a.Last.CheckedAt.IsZero() && a.State != health.Starting {
-		notes = append(notes, "checked "+agoText(now.Sub(a.Last.CheckedAt)))
+		notes = append(notes, "checked "+report.Ago(now.Sub(a.Last.CheckedAt)))
 	}
 	line := fmt.Sprintf("%s %s — %s", sym, name, what)
 	if len(notes) > 0 {
@@ -281,19 +281,6 @@ func clockText(t, now time.Time) string {
 		return t.Format("Jan 2 2006 15:04")
 	}
 	return t.Format("Jan 2 15:04")
-}
-
-// agoText is how long ago: "just now", "1 min ago", "3 h ago", "2 days ago".
-func agoText(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d/time.Minute))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d/time.Hour))
-	}
-	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
 }
 
 // pause suspends checks and alarms: `smtpwatch pause [DURATION] [--account
@@ -356,7 +343,7 @@ func (a *app) pause(ctx context.Context, args []string) int {
 // means.
 func pauseLength(s string, now time.Time) (time.Duration, time.Time, error) {
 	if strings.EqualFold(s, "tomorrow") {
-		return 0, nextMorning(now), nil
+		return 0, health.NextMorning(now), nil
 	}
 	d, err := time.ParseDuration(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
@@ -371,15 +358,6 @@ func pauseLength(s string, now time.Time) (time.Duration, time.Time, error) {
 		return 0, time.Time{}, fmt.Errorf("%q: the duration must be positive", s)
 	}
 	return d, time.Time{}, nil
-}
-
-// nextMorning is the next local 08:00 after now.
-func nextMorning(now time.Time) time.Time {
-	t := time.Date(now.Year(), now.Month(), now.Day(), morningHour, 0, 0, 0, now.Location())
-	if !t.After(now) {
-		t = time.Date(now.Year(), now.Month(), now.Day()+1, morningHour, 0, 0, 0, now.Location())
-	}
-	return t
 }
 
 // resume ends a pause: `smtpwatch resume [--account NAME]`.

@@ -368,3 +368,18 @@ func (a Account) resume(now time.Time, ev []Event) (Account, []Event) {
 	a.pausedUntil = time.Time{}
 	return a, a.move(to, a.Cause, now, ev)
 }
+
+// MorningHour is when a pause "until tomorrow" ends: the start of the next
+// working day.
+const MorningHour = 8
+
+// NextMorning is the end of a pause "until tomorrow": the next MorningHour
+// o'clock after now in now's time zone (today's when now is earlier).
+func NextMorning(now time.Time) time.Time {
+	y, m, d := now.Date()
+	t := time.Date(y, m, d, MorningHour, 0, 0, 0, now.Location())
+	if !t.After(now) {
+		t = time.Date(y, m, d+1, MorningHour, 0, 0, 0, now.Location())
+	}
+	return t
+}

@@ -295,3 +295,19 @@ func TestCombine(t *testing.T) {
 		}
 	}
 }
+
+func TestNextMorning(t *testing.T) {
+	loc := time.FixedZone("here", 2*3600)
+	for _, tt := range []struct{ now, want string }{
+		{"2026-03-04 02:00", "2026-03-04 08:00"},
+		{"2026-03-04 07:59", "2026-03-04 08:00"},
+		{"2026-03-04 08:00", "2026-03-05 08:00"},
+		{"2026-03-04 23:30", "2026-03-05 08:00"},
+		{"2026-12-31 20:00", "2027-01-01 08:00"},
+	} {
+		now, _ := time.ParseInLocation("2006-01-02 15:04", tt.now, loc)
+		if got := NextMorning(now).Format("2006-01-02 15:04"); got != tt.want {
+			t.Errorf("at %s: %s, want %s", tt.now, got, tt.want)
+		}
+	}
+}
