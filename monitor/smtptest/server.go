@@ -277,12 +277,18 @@ func (s *authSession) Auth(mech string) (sasl.Server, error) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
 	case sasl.Login:
-		return &loginServer{check: check}, nil
+		return NewLoginServer(check), nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-// loginServer is the server side of AUTH LOGIN, which go-sasl lacks.
+// NewLoginServer is the server side of AUTH LOGIN, which go-sasl lacks:
+// it asks for the user name and the password, then calls check.
+func NewLoginServer(check func(user, pass string) error) sasl.Server {
+	return &loginServer{check: check}
+}
+
+// loginServer is the server side of AUTH LOGIN.
 type loginServer struct {
 	check    func(user, pass string) error
 	user     string

@@ -22,6 +22,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"smtpwatch/monitor/smtptest"
 )
 
 // server is a submission server on 127.0.0.1 for the benchmarks: go-smtp
@@ -144,30 +146,9 @@ func (se *session) Auth(mech string) (sasl.Server, error) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
 	case sasl.Login:
-		return &loginServer{check: check}, nil
+		return smtptest.NewLoginServer(check), nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
-}
-
-// loginServer is the server side of AUTH LOGIN, which go-sasl lacks.
-type loginServer struct {
-	check         func(user, pass string) error
-	user          string
-	gotUser, done bool
-}
-
-func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
-	switch {
-	case !l.gotUser && resp == nil:
-		return []byte("Username:"), false, nil
-	case !l.gotUser:
-		l.user, l.gotUser = string(resp), true
-		return []byte("Password:"), false, nil
-	case !l.done:
-		l.done = true
-		return nil, true, l.check(l.user, string(resp))
-	}
-	return nil, false, errors.New("unexpected response")
 }
 
 // makeCerts makes a CA and a certificate it signs for 127.0.0.1 and
