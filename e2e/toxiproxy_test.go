@@ -21,7 +21,7 @@ import (
 // process rather than the library in the test binary: the tests run with
 // -race, and the proxy's own goroutines are not ours to vouch for.
 
-// toxiproxyVersion must match go.mod's github.com/Shopify/toxiproxy/v2.
+// toxiproxyVersion must match go.mod's github.com/Shopify/toxiproxy/v2 (a tool directive keeps it there).
 const toxiproxyVersion = "v2.5.0"
 
 // toxiproxyBin returns the Toxiproxy server: the one scripts/bench-probe
