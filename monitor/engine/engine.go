@@ -136,8 +136,8 @@ func (e *Engine) Reload(cfg *config.Config) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.sem = make(chan struct{}, max(cfg.MaxConcurrency, 1))
+	e.cfg = cfg // before apply: new runners take their policy from it
 	e.apply(cfg, true)
-	e.cfg = cfg
 	e.log.Info("config reloaded", "file", cfg.File, "accounts", len(e.order))
 }
 
@@ -166,6 +166,7 @@ func (e *Engine) apply(cfg *config.Config, reload bool) {
 		r, ok := e.runners[key]
 		switch {
 		case ok && sameSettings(r.acct, a):
+			r.setPolicy(policyFor(cfg, a)) // the global reminder may have changed
 			continue
 		case ok:
 			r.update(a, e.deps(cfg))
@@ -343,23 +344,16 @@ func (e *Engine) pick(account string) ([]*runner, error) {
 	return []*runner{r}, nil
 }
 
-// publish records an event and hands it to subscribers.
+// publish records an event and hands it to subscribers. It takes no lock
+// of the engine's: Reload feeds runners while holding e.mu.
 func (e *Engine) publish(ev health.Event) {
 	if e.o.Store != nil {
-		if err := e.o.Store.RecordEvent(context.WithoutCancel(e.runCtx()), ev); err != nil {
+		// Not the run's context: the last events, written as it ends, count.
+		if err := e.o.Store.RecordEvent(context.Background(), ev); err != nil {
 			e.log.Warn("history: event not recorded", "err", err)
 		}
 	}
 	e.subs.publish(ev)
-}
-
-func (e *Engine) runCtx() context.Context {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.ctx == nil {
-		return context.Background()
-	}
-	return e.ctx
 }
 
 // jitter spreads d by ±10 %.

@@ -452,3 +452,27 @@ func TestFirstChecksAreSpread(t *testing.T) {
 		})
 	}
 }
+
+// A reload that changes only the global reminder applies it to accounts
+// whose own settings did not change.
+func TestReloadReminder(t *testing.T) {
+	t.Setenv(pwEnv, "pw")
+	synctest.Test(t, func(t *testing.T) {
+		down := func(string, time.Time, bool, string) probe.Cause { return probe.CauseConnectionRefused }
+		h := run(t, newWorld(down), cfgOf(account("a")))
+		time.Sleep(time.Minute) // failing by now
+		c2 := cfgOf(account("a"))
+		c2.Reminder = 10 * time.Minute
+		h.e.Reload(c2)
+		time.Sleep(35 * time.Minute)
+		reminders := 0
+		for _, ev := range h.transitions() {
+			if ev.Kind == health.EventReminder {
+				reminders++
+			}
+		}
+		if reminders < 3 {
+			t.Errorf("%d reminders in 35 min with reminder = 10m, want 3", reminders)
+		}
+	})
+}

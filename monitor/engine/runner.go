@@ -56,6 +56,12 @@ func policyFor(cfg *config.Config, a config.Account) health.Policy {
 
 func (r *runner) stop() { r.once.Do(func() { close(r.quit) }) }
 
+func (r *runner) setPolicy(p health.Policy) {
+	r.mu.Lock()
+	r.policy = p
+	r.mu.Unlock()
+}
+
 func (r *runner) status() health.AccountStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
