@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -109,7 +110,11 @@ func (p *prober) explain(c Cause, f *failure) (string, []string) {
 				"If other websites work, " + prov + "'s DNS may be down; wait a few minutes.",
 			}
 		}
-		return "The server name " + t.Server + " could not be found (" + detail + ").", []string{
+		msg := "The server name " + t.Server + " could not be found: the name server says it does not exist."
+		if f == nil || !strings.Contains(f.detail, "does not exist") {
+			msg = "The server name " + t.Server + " could not be looked up (" + detail + ")."
+		}
+		return msg, []string{
 			"Check the spelling of the outgoing (SMTP) server name in your mail program: " + t.Server + ".",
 			"If the name is right, the provider's DNS may be down; try again in a few minutes.",
 		}

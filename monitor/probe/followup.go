@@ -2,9 +2,7 @@ package probe
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"syscall"
 	"time"
 )
 
@@ -32,8 +30,10 @@ func (p *prober) followUp(ctx context.Context, f *failure) *failure {
 	return f
 }
 
-// online reports whether any reference target answers. A refusal counts: a
-// host that refuses is a host we reached.
+// online reports whether any reference target accepts a connection. A
+// refusal does not count: reference targets are listeners known to accept,
+// so a refusal comes from something local (a firewall, a network that
+// rejects everything) rather than from them.
 func (p *prober) online(ctx context.Context) bool {
 	targets := p.d.OnlineTargets
 	if len(targets) == 0 {
@@ -48,7 +48,7 @@ func (p *prober) online(ctx context.Context) bool {
 			if err == nil {
 				c.Close()
 			}
-			ch <- err == nil || errors.Is(err, syscall.ECONNREFUSED)
+			ch <- err == nil
 		}()
 	}
 	up := false

@@ -3,6 +3,7 @@ package probe_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"strings"
 	"testing"
@@ -89,6 +90,7 @@ func TestProbeCauses(t *testing.T) {
 		check   func(t *testing.T, r probe.Result)
 		srvOpts *smtptest.Options
 	}
+	avPool := x509.NewCertPool()
 	start := func(o smtptest.Options) func(t *testing.T) string {
 		return func(t *testing.T) string { return smtptest.Start(t, o).Addr }
 	}
@@ -180,6 +182,15 @@ func TestProbeCauses(t *testing.T) {
 			deps: func(d *probe.Deps, t *testing.T) {
 				d.Resolve = smtptest.StartDNS(t, nil, "mail.example.test").Resolver().LookupIPAddr
 				d.OnlineTargets = []string{smtptest.Blackhole(t)}
+			},
+		},
+		{
+			name: "offline: a network that refuses everything is not online", sec: probe.SecurityStartTLS,
+			cause: probe.CauseOffline, status: probe.StatusOffline,
+			server: func(t *testing.T) string { return "nosuch.example.test:587" },
+			deps: func(d *probe.Deps, t *testing.T) {
+				d.Resolve = smtptest.StartDNS(t, nil).Resolver().LookupIPAddr
+				d.OnlineTargets = []string{smtptest.ClosedPort(t)} // refused, as a closed network does
 			},
 		},
 		{
@@ -318,10 +329,12 @@ func TestProbeCauses(t *testing.T) {
 			cause: probe.CauseTLSIntercepted, status: probe.StatusDegraded,
 			server: func(t *testing.T) string {
 				av := smtptest.NewCA(t, "Avast Web/Mail Shield Root", "Avast Software s.r.o.")
-				f.ca.Pool.AddCert(av.Cert) // as the antivirus installs its root
+				avPool.AddCert(av.Cert) // as the antivirus installs its root
 				c := av.Issue(t, smtptest.Leaf{})
 				return smtptest.Start(t, smtptest.Options{Cert: &c, Users: users}).Addr
 			},
+			// A pool of its own: the fixture's is shared by parallel cases.
+			target: func(tg *probe.Target) { tg.RootCAs = avPool },
 			check: func(t *testing.T, r probe.Result) {
 				if !r.AuthVerified || r.TLS == nil || !r.TLS.Verified {
 					t.Errorf("auth %v tls %+v: sending works through the interceptor", r.AuthVerified, r.TLS)
