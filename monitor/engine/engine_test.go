@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -473,6 +474,27 @@ func TestReloadReminder(t *testing.T) {
 		}
 		if reminders < 3 {
 			t.Errorf("%d reminders in 35 min with reminder = 10m, want 3", reminders)
+		}
+	})
+}
+
+// A password that cannot be read is said as such: connection and TLS are
+// checked without a login, and the account is degraded with the reason,
+// not failing as if the server were at fault.
+func TestUnreadablePassword(t *testing.T) {
+	t.Setenv(pwEnv, "")
+	synctest.Test(t, func(t *testing.T) {
+		h := run(t, newWorld(ok), cfgOf(account("a")))
+		time.Sleep(10 * time.Second)
+		for _, c := range h.w.snapshot() {
+			if c.auth {
+				t.Fatal("logged in without a password")
+			}
+		}
+		st := h.e.Status().Accounts[0]
+		if st.State != health.Degraded || st.Cause != probe.CauseNoCredentials || st.Last == nil ||
+			!strings.Contains(st.Last.Message, "could not be read") || !strings.Contains(st.Last.Message, pwEnv) {
+			t.Fatalf("status %+v: want degraded, no_credentials, naming the variable", st)
 		}
 	})
 }

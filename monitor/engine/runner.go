@@ -212,7 +212,7 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 				credErr = err
 			case locked && !manual && !r.changedSinceRejection(pw):
 				// Same credential the server rejected: never send it again.
-			case manual || wantAuth || locked:
+			default:
 				if locked && !manual {
 					r.feed(health.Input{Kind: health.InputCredentialChanged})
 				}

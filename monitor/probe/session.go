@@ -193,7 +193,7 @@ func (s *session) openTLS(ctx context.Context, ps *[]Phase) *failure {
 	s.tls = info
 	if f != nil {
 		if f.cause == CauseWrongTLSMode {
-			f.suggestion = &Suggestion{Port: s.p.portOf(s), Security: SecurityStartTLS}
+			f.suggestion = &Suggestion{Port: s.port(), Security: SecurityStartTLS}
 		}
 		addPhase(ps, PhaseTLS, began, false, f.detail)
 		return f
@@ -219,7 +219,7 @@ func (s *session) afterTLSGreeting(ctx context.Context, ps *[]Phase) *failure {
 	return f
 }
 
-func (p *prober) portOf(s *session) int {
+func (s *session) port() int {
 	_, port, _ := net.SplitHostPort(s.addr)
 	n, _ := strconv.Atoi(port)
 	return n
@@ -242,7 +242,7 @@ func (s *session) openPlain(ctx context.Context, ps *[]Phase, mode Security, sni
 			s.tls = sn.info
 			detail := "no greeting: this port expects SSL/TLS from the first byte"
 			addPhase(ps, PhaseGreeting, began, false, detail)
-			return &failure{cause: CauseWrongTLSMode, detail: detail, suggestion: &Suggestion{Port: s.p.portOf(s), Security: SecurityTLS}}
+			return &failure{cause: CauseWrongTLSMode, detail: detail, suggestion: &Suggestion{Port: s.port(), Security: SecurityTLS}}
 		}
 		s.adopt(ctx, sn)
 		addPhase(ps, PhaseTLS, began, sn.fail == nil, ifFail(sn.fail, "found SSL/TLS: "+tlsDetail(sn.info)))

@@ -205,11 +205,11 @@ func (p *prober) handshake(ctx context.Context, w *wire, deadline time.Time) (*T
 		w.upgrade(tc)
 		return info, nil
 	}
-	return info, classifyHandshake(ctx, err, info)
+	return info, classifyHandshake(ctx, err)
 }
 
 // classifyHandshake turns a handshake error into a failure.
-func classifyHandshake(ctx context.Context, err error, info *TLSInfo) *failure {
+func classifyHandshake(ctx context.Context, err error) *failure {
 	var ce *certError
 	var rh tls.RecordHeaderError
 	var alert tls.AlertError
@@ -228,7 +228,6 @@ func classifyHandshake(ctx context.Context, err error, info *TLSInfo) *failure {
 	case isReset(err):
 		return &failure{cause: CauseTLSHandshakeFailed, detail: "the server closed the connection during the TLS handshake", err: err, reset: true}
 	}
-	_ = info
 	return &failure{cause: CauseTLSHandshakeFailed, detail: "TLS handshake failed: " + sanitize(err.Error(), 120), err: err}
 }
 
