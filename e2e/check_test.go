@@ -147,7 +147,10 @@ func TestCheck(t *testing.T) {
 		// noAuthSvc names the Postfix service (syslog_name postfix/SVC) whose
 		// log must show that no AUTH command arrived.
 		noAuthSvc string
-		check     func(t *testing.T, a account)
+		// cleanSvc names a Postfix service whose sessions since the start
+		// of the case must all end with QUIT and hold no unknown command.
+		cleanSvc string
+		check    func(t *testing.T, a account)
 	}{
 		{
 			name: "healthy starttls", port: port("STARTTLS"), security: "starttls",
@@ -187,7 +190,7 @@ func TestCheck(t *testing.T) {
 		{
 			name: "wrong password", port: port("STARTTLS"), security: "starttls",
 			password: "wrong-" + e.Password,
-			cause:    "auth_rejected", exit: exitFailing,
+			cause:    "auth_rejected", exit: exitFailing, cleanSvc: "starttls",
 			check: func(t *testing.T, a account) {
 				assertPhaseOK(t, a, "tls")
 				assertNoAuth(t, a)
@@ -313,6 +316,9 @@ func TestCheck(t *testing.T) {
 			}
 			if tc.noAuthSvc != "" && haveLog {
 				assertNoAuthCommand(t, mark, tc.noAuthSvc)
+			}
+			if tc.cleanSvc != "" && haveLog {
+				assertCleanSessions(t, mark, tc.cleanSvc)
 			}
 			if t.Failed() {
 				t.Logf("%s", r)

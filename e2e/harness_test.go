@@ -438,3 +438,15 @@ func assertNoAuthCommand(t testing.TB, m logMark, svc string) {
 		}
 	}
 }
+
+// assertCleanSessions checks that every session of service svc since the
+// mark ended with QUIT and sent no command Postfix did not know (such as a
+// stray SASL abort "*" after a rejected password).
+func assertCleanSessions(t testing.TB, m logMark, svc string) {
+	t.Helper()
+	for _, l := range m.disconnects(t, svc) {
+		if strings.Contains(l, " unknown=") || !strings.Contains(l, " quit=1") {
+			t.Errorf("a session to the %s service did not end cleanly, Postfix logged:\n%s", svc, l)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
@@ -47,26 +48,82 @@ func (p *prober) auth(ctx context.Context, s *session) *failure {
 		p.record(PhaseAuth, began, false, detail)
 		return &failure{cause: CauseAuthUnsupported, detail: detail}
 	}
-	s.client.CommandTimeout = time.Until(deadline(ctx, p.t.timeout()))
-	err := s.client.Auth(client)
-	if err == nil {
+	rp, err := s.saslExchange(ctx, client)
+	if err == nil && rp == nil {
 		p.res.AuthVerified = true
 		p.record(PhaseAuth, began, true, "AUTH "+mech+" accepted for "+p.t.Username)
 		return nil
 	}
-	f := classifyAuth(ctx, err)
+	f := classifyAuth(ctx, rp, err)
 	p.record(PhaseAuth, began, false, f.detail)
 	return f
+}
+
+// maxSASLSteps bounds a mechanism's challenges; PLAIN needs none, LOGIN one.
+const maxSASLSteps = 4
+
+// saslExchange runs AUTH on our own wire: go-sasl encodes the mechanism,
+// we speak the protocol. go-smtp's Auth answers a final rejection with "*",
+// the SASL abort that is valid only mid-exchange; servers take it as a
+// stray command (Postfix logs "non-SMTP command" and hangs up), which costs
+// a round trip and the QUIT. Here "*" goes only after a challenge we
+// cannot answer. It returns nil, nil on 235; the server's reply when it
+// refused; or an I/O or protocol error.
+func (s *session) saslExchange(ctx context.Context, c sasl.Client) (*Reply, error) {
+	dl := deadline(ctx, s.p.t.timeout())
+	mech, ir, err := c.Start()
+	if err != nil {
+		return nil, err
+	}
+	line := "AUTH " + mech
+	if ir != nil {
+		line += " " + encodeSASL(ir)
+	}
+	r, err := s.w.cmd(dl, line)
+	for step := 0; ; step++ {
+		switch {
+		case err != nil:
+			return nil, err
+		case r.code == 235:
+			return nil, nil
+		case r.code != 334:
+			return r.toReply(), nil
+		case step == maxSASLSteps:
+			_, _ = s.w.cmd(dl, "*")
+			return nil, &protocolError{"the server kept asking for more during AUTH"}
+		}
+		challenge, derr := base64.StdEncoding.DecodeString(r.first())
+		var resp []byte
+		if derr == nil {
+			resp, derr = c.Next(challenge)
+		}
+		if derr != nil {
+			_, _ = s.w.cmd(dl, "*") // abort, as RFC 4954 says
+			return nil, derr
+		}
+		r, err = s.w.cmd(dl, encodeSASL(resp))
+	}
+}
+
+// encodeSASL is a response as RFC 4954 sends it: base64, "=" for empty.
+func encodeSASL(b []byte) string {
+	if len(b) == 0 {
+		return "="
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 // classifyAuth maps the server's answer to AUTH onto a cause. Providers say
 // the same things in different words; the enhanced code decides where there
 // is one, the text where there is not.
-func classifyAuth(ctx context.Context, err error) *failure {
-	rp := smtpReply(err)
+func classifyAuth(ctx context.Context, rp *Reply, err error) *failure {
 	if rp == nil {
 		if errors.Is(err, sasl.ErrUnexpectedServerChallenge) {
 			return &failure{cause: CauseProtocolError, detail: "unexpected challenge during AUTH LOGIN", err: err}
+		}
+		var pe *protocolError
+		if errors.As(err, &pe) {
+			return &failure{cause: CauseProtocolError, detail: pe.msg, err: err}
 		}
 		if isTimeout(ctx, err) {
 			return &failure{cause: CauseAuthTemporaryFailure, detail: "the server did not answer the sign-in in time", err: err, timeout: true}

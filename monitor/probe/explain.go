@@ -81,6 +81,12 @@ func (p *prober) explain(c Cause, f *failure) (string, []string) {
 		password += " (" + t.CredentialHint + ")"
 	}
 	port := fmt.Sprint(t.Port)
+	// A provider known by name has a website to speak of; a bare host
+	// name does not.
+	site := "your provider's website"
+	if t.Provider != "" {
+		site = "the " + t.Provider + " website"
+	}
 
 	switch c {
 	case CauseOK:
@@ -241,7 +247,7 @@ func (p *prober) explain(c Cause, f *failure) (string, []string) {
 	case CauseAuthRejected:
 		return "Your password was rejected by the server (" + reply + ").", []string{
 			password + ".",
-			"If you changed it on the " + prov + " website recently, use the new one.",
+			"If you changed it on " + site + " recently, use the new one.",
 			"Still rejected? Sign in at the provider's webmail: the account may be locked.",
 		}
 

@@ -15,9 +15,11 @@
 // STARTTLS, TLS handshake) is ours: go-smtp folds the greeting into its first
 // command and runs the handshake lazily inside the next one, so neither the
 // greeting's time, a 421 refusal, nor a certificate problem could be told
-// apart there. From the secured channel on, go-smtp speaks EHLO, AUTH and the
-// envelope. Passwords go only to go-smtp's Auth, only over TLS (unless the
-// account explicitly allows otherwise), and are never logged.
+// apart there. From the secured channel on, go-smtp speaks EHLO and the
+// envelope. AUTH runs on our wire too, with go-sasl's mechanisms: go-smtp
+// answers a rejection with a stray SASL abort that servers count against
+// the client (see saslExchange). Passwords are sent only there, only over
+// TLS (unless the account explicitly allows otherwise), and never logged.
 package probe
 
 import (

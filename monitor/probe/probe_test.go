@@ -371,6 +371,9 @@ func TestProbeCauses(t *testing.T) {
 				if r.AuthVerified {
 					t.Error("auth verified with a wrong password")
 				}
+				if !strings.Contains(strings.Join(r.Advice, " "), "on the Example website") {
+					t.Errorf("advice %q does not name the provider's website", r.Advice)
+				}
 			},
 		},
 		{
@@ -599,5 +602,18 @@ func TestWarningsBesideAFailure(t *testing.T) {
 	r = probe.Probe(context.Background(), f.target(smtptest.ClosedPort(t), probe.SecurityStartTLS), f.deps())
 	if len(r.Warnings) != 0 {
 		t.Errorf("a refused connection carries warnings %+v", r.Warnings)
+	}
+}
+
+// Without a provider name, advice does not invent a website for a host.
+func TestAdviceWithoutProvider(t *testing.T) {
+	f := newFixture(t)
+	srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{}), Users: users})
+	tg := f.target(srv.Addr, probe.SecurityStartTLS)
+	tg.Provider, tg.Password = "", probe.NewSecret("wrong")
+	r := probe.Probe(context.Background(), tg, f.deps())
+	advice := strings.Join(r.Advice, " ")
+	if strings.Contains(advice, "127.0.0.1 website") || !strings.Contains(advice, "your provider's website") {
+		t.Errorf("advice %q", advice)
 	}
 }

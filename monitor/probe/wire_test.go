@@ -25,7 +25,7 @@ func commands(log string) []string {
 	sc := bufio.NewScanner(strings.NewReader(log))
 	for sc.Scan() {
 		line := sc.Text()
-		if len(line) < 4 || (line[0] >= '0' && line[0] <= '9') {
+		if line == "" || (line[0] >= '0' && line[0] <= '9') {
 			continue // a server reply
 		}
 		verb, _, _ := strings.Cut(line, " ")
@@ -119,8 +119,14 @@ func TestRejectedPasswordIsSentOnce(t *testing.T) {
 	if n := srv.AuthAttempts.Load(); n != 1 {
 		t.Errorf("%d AUTH attempts, want exactly 1", n)
 	}
-	if got := strings.Count(strings.Join(commands(srv.Log()), " "), "AUTH"); got != 1 {
-		t.Errorf("%d AUTH commands on the wire, want 1", got)
+	// Nothing after the rejection but QUIT, and the server answers it: no
+	// stray SASL abort ("*"), which is valid only mid-exchange and which
+	// Postfix takes as a non-SMTP command and hangs up on.
+	if got := strings.Join(commands(srv.Log()), " "); got != "EHLO STARTTLS EHLO AUTH QUIT" {
+		t.Errorf("commands %q, want EHLO STARTTLS EHLO AUTH QUIT", got)
+	}
+	if p, ok := r.Phase(probe.PhaseQuit); !ok || !p.OK {
+		t.Errorf("quit phase %+v: the server must still answer QUIT", p)
 	}
 }
 
