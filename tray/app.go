@@ -13,6 +13,7 @@ import (
 
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/human"
 	"smtpwatch/monitor/probe"
 	"smtpwatch/monitor/report"
 )
@@ -316,7 +317,7 @@ func (a *app) writeReport(r probe.Result) (string, error) {
 		return "", err
 	}
 	if !r.CheckedAt.IsZero() {
-		fmt.Fprintf(&b, "\n  Checked %s (%s).\n", r.CheckedAt.Local().Format("2006-01-02 15:04:05"), report.Ago(a.now().Sub(r.CheckedAt)))
+		fmt.Fprintf(&b, "\n  Checked %s (%s).\n", r.CheckedAt.Local().Format("2006-01-02 15:04:05"), human.Ago(a.now().Sub(r.CheckedAt)))
 	}
 	dir := a.stateDir
 	if dir == "" {

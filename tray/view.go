@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/human"
 	"smtpwatch/monitor/probe"
-	"smtpwatch/monitor/report"
 )
 
 // trayView is everything the tray shows, decided by view from a status
@@ -279,7 +279,7 @@ func checkedAgo(a health.AccountStatus, now time.Time) string {
 	if a.Last == nil || a.Last.CheckedAt.IsZero() {
 		return ""
 	}
-	return report.Ago(now.Sub(a.Last.CheckedAt))
+	return human.Ago(now.Sub(a.Last.CheckedAt))
 }
 
 func firstLine(s string) string {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"smtpwatch/monitor/config"
+	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/probe"
 	"smtpwatch/monitor/report"
 )
@@ -124,7 +125,7 @@ func (a *app) check(ctx context.Context, args []string) int {
 // job is one account to check and how to get its password.
 type job struct {
 	target   probe.Target
-	password func(context.Context) (probe.Secret, error) // nil: no credentials
+	password func(context.Context) (credential.Secret, error) // nil: no credentials
 }
 
 // checkJobs turns the flags into accounts to check, the probe's
@@ -263,7 +264,7 @@ func (a *app) adHoc(f checkFlags) (job, error) {
 	case f.passwordCmd != "":
 		cmd := f.passwordCmd
 		j.target.CredentialHint = "the output of --password-command"
-		j.password = func(ctx context.Context) (probe.Secret, error) {
+		j.password = func(ctx context.Context) (credential.Secret, error) {
 			return config.RunPasswordCommand(ctx, cmd)
 		}
 	default:
@@ -272,12 +273,12 @@ func (a *app) adHoc(f checkFlags) (job, error) {
 			v = f.passwordEnv
 		}
 		j.target.CredentialHint = "the environment variable " + v
-		j.password = func(context.Context) (probe.Secret, error) {
+		j.password = func(context.Context) (credential.Secret, error) {
 			s := a.getenv(v)
 			if s == "" {
-				return probe.Secret{}, fmt.Errorf("--username %s needs a password: set the environment variable %s (or use --password-env VAR or --password-command CMD)", f.username, v)
+				return credential.Secret{}, fmt.Errorf("--username %s needs a password: set the environment variable %s (or use --password-env VAR or --password-command CMD)", f.username, v)
 			}
-			return probe.NewSecret(s), nil
+			return credential.NewSecret(s), nil
 		}
 	}
 	return j, nil

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"smtpwatch/monitor/config"
-	"smtpwatch/monitor/probe"
+	"smtpwatch/monitor/credential"
 )
 
 // password stores or removes an account's password in the OS keyring.
@@ -33,7 +33,7 @@ func (a *app) password(_ context.Context, args []string) int {
 	if pw == "" {
 		return a.fail("empty password: nothing stored")
 	}
-	if err := config.SetKeyringPassword(name, probe.NewSecret(pw)); err != nil {
+	if err := config.SetKeyringPassword(name, credential.NewSecret(pw)); err != nil {
 		return a.fail("%v", err)
 	}
 	fmt.Fprintf(a.stdout, "Stored. Accounts with name = %q and password_keyring = true use it from now on.\n", name)

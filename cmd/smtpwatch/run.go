@@ -259,7 +259,7 @@ func configPath(flagValue string) (string, error) {
 const maxLogSize = 5 << 20
 
 // daemonLogger logs to stderr and to a file in the state dir (what "Open
-// log" shows). Nothing logged carries a password: probe.Secret redacts
+// log" shows). Nothing logged carries a password: credential.Secret redacts
 // itself, and no code logs credential values.
 func (a *app) daemonLogger(f daemonFlags, file string) (*slog.Logger, func(), error) {
 	var level slog.Level

@@ -16,8 +16,8 @@ import (
 
 	"smtpwatch/monitor/api"
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/human"
 	"smtpwatch/monitor/paths"
-	"smtpwatch/monitor/report"
 )
 
 const (
@@ -255,7 +255,7 @@ func accountLine(a health.AccountStatus, name string, now time.Time) string {
 		}
 	}
 	if a.Last != nil && !a.Last.CheckedAt.IsZero() && a.State != health.Starting {
-		notes = append(notes, "checked "+report.Ago(now.Sub(a.Last.CheckedAt)))
+		notes = append(notes, "checked "+human.Ago(now.Sub(a.Last.CheckedAt)))
 	}
 	line := fmt.Sprintf("%s %s — %s", sym, name, what)
 	if len(notes) > 0 {

@@ -104,8 +104,11 @@ type Account struct {
 	From string // envelope check sender; From and Rcpt are both set or both ""
 	Rcpt string
 
-	CAFile   string         // absolute or relative to the working directory, as resolved
-	RootCAs  *x509.CertPool // only CAFile's certificates; nil means the system roots
+	CAFile  string         // absolute or relative to the working directory, as resolved
+	RootCAs *x509.CertPool // only CAFile's certificates; nil means the system roots
+	// CADigest is the SHA-256 of CAFile's contents as read, so that a
+	// reload notices a CA file whose contents changed; zero without CAFile.
+	CADigest [32]byte
 	EHLOName string
 
 	TLSSkipVerify      bool
@@ -123,6 +126,41 @@ type Account struct {
 	// File and Line locate the [[account]] header, for messages.
 	File string
 	Line int
+}
+
+// SettingsKey is everything that decides how an account is checked and
+// announced, as a comparable value without file positions: two loads of a
+// file where only comments or line numbers changed give equal keys, a
+// ca_file whose contents changed gives a different one. A reload restarts
+// an account's checks only when its key changed.
+type SettingsKey struct {
+	Name, Preset, Provider, Server string
+	Port                           int
+	Security                       probe.Security
+	Username                       string
+	Credential                     CredentialKey
+	From, Rcpt, EHLOName, CAFile   string
+	CADigest                       [32]byte
+	TLSSkipVerify                  bool
+	AllowPlaintextAuth             bool
+	Enabled                        bool
+	Interval, AuthInterval         time.Duration
+	Timeout, SlowThreshold         time.Duration
+	CertWarnDays                   int
+	FailureThreshold               int
+	SuccessThreshold               int
+}
+
+// Key is the account's SettingsKey.
+func (a Account) Key() SettingsKey {
+	return SettingsKey{
+		Name: a.Name, Preset: a.Preset, Provider: a.Provider, Server: a.Server, Port: a.Port,
+		Security: a.Security, Username: a.Username, Credential: a.Credential.Key(),
+		From: a.From, Rcpt: a.Rcpt, EHLOName: a.EHLOName, CAFile: a.CAFile, CADigest: a.CADigest,
+		TLSSkipVerify: a.TLSSkipVerify, AllowPlaintextAuth: a.AllowPlaintextAuth, Enabled: a.Enabled,
+		Interval: a.Interval, AuthInterval: a.AuthInterval, Timeout: a.Timeout, SlowThreshold: a.SlowThreshold,
+		CertWarnDays: a.CertWarnDays, FailureThreshold: a.FailureThreshold, SuccessThreshold: a.SuccessThreshold,
+	}
 }
 
 // Target is the account as the probe sees it: everything but the password,

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/probe"
 )
 
@@ -430,7 +431,7 @@ func TestTarget(t *testing.T) {
 		SlowThreshold: 2 * time.Second, CredentialHint: "the environment variable X",
 	}
 	got := a.Target()
-	if got.Password != (probe.Secret{}) {
+	if got.Password != (credential.Secret{}) {
 		t.Error("Target carries a password")
 	}
 	if got != want {

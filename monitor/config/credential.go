@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zalando/go-keyring"
+	"smtpwatch/monitor/credential"
 
-	"smtpwatch/monitor/probe"
+	"github.com/zalando/go-keyring"
 )
 
 // CredentialSource says where an account's password comes from.
@@ -35,6 +35,19 @@ type Credential struct {
 	// File and Line locate the key that set the source, for messages.
 	File string
 	Line int
+}
+
+// CredentialKey is what a credential source is — its kind and what it
+// names — without where the file says it, for comparing two loads.
+type CredentialKey struct {
+	Source  CredentialSource
+	Env     string
+	Command string
+}
+
+// Key is the credential's CredentialKey.
+func (c Credential) Key() CredentialKey {
+	return CredentialKey{Source: c.Source, Env: c.Env, Command: c.Command}
 }
 
 // KeyringService is the service name smtpwatch's passwords are stored under
@@ -60,14 +73,14 @@ const maxCommandOutput = 64 << 10
 //
 // On Linux the keyring is the Secret Service on the D-Bus session bus; with
 // no session bus address set, godbus may try to start one.
-func (a Account) Password(ctx context.Context) (probe.Secret, error) {
+func (a Account) Password(ctx context.Context) (credential.Secret, error) {
 	c := a.Credential
-	fail := func(key, msg string, err error) (probe.Secret, error) {
-		return probe.Secret{}, &Error{File: c.File, Line: c.Line, Account: a.Name, Key: key, Msg: msg, Err: err}
+	fail := func(key, msg string, err error) (credential.Secret, error) {
+		return credential.Secret{}, &Error{File: c.File, Line: c.Line, Account: a.Name, Key: key, Msg: msg, Err: err}
 	}
 	switch c.Source {
 	case CredentialNone:
-		return probe.Secret{}, nil
+		return credential.Secret{}, nil
 	case CredentialEnv:
 		v, ok := os.LookupEnv(c.Env)
 		switch {
@@ -76,13 +89,13 @@ func (a Account) Password(ctx context.Context) (probe.Secret, error) {
 		case v == "":
 			return fail("password_env", fmt.Sprintf("environment variable %s is empty", c.Env), nil)
 		}
-		return probe.NewSecret(v), nil
+		return credential.NewSecret(v), nil
 	case CredentialCommand:
 		v, msg, err := runCommand(ctx, c.Command)
 		if msg != "" {
 			return fail("password_command", msg, err)
 		}
-		return probe.NewSecret(v), nil
+		return credential.NewSecret(v), nil
 	case CredentialKeyring:
 		v, err := keyringGet(ctx, a.Name)
 		switch {
@@ -95,7 +108,7 @@ func (a Account) Password(ctx context.Context) (probe.Secret, error) {
 		case v == "":
 			return fail("password_keyring", fmt.Sprintf("the OS keyring holds an empty password for %q; run: smtpwatch password set %s", a.Name, a.Name), nil)
 		}
-		return probe.NewSecret(v), nil
+		return credential.NewSecret(v), nil
 	}
 	return fail("", fmt.Sprintf("unknown credential source %q", c.Source), nil)
 }
@@ -123,7 +136,7 @@ func keyringGet(ctx context.Context, name string) (string, error) {
 // SetKeyringPassword stores an account's password in the OS keyring,
 // replacing any stored before. name is the account's name as the config
 // file spells it. It blocks until the keyring answers.
-func SetKeyringPassword(name string, s probe.Secret) error {
+func SetKeyringPassword(name string, s credential.Secret) error {
 	if name == "" {
 		return errors.New("set keyring password: empty account name")
 	}
@@ -149,15 +162,15 @@ func DeleteKeyringPassword(name string) error {
 // RunPasswordCommand runs a shell command that prints a password, as
 // password_command does, for --password-command. Errors never contain the
 // command's output.
-func RunPasswordCommand(ctx context.Context, command string) (probe.Secret, error) {
+func RunPasswordCommand(ctx context.Context, command string) (credential.Secret, error) {
 	v, msg, err := runCommand(ctx, command)
 	switch {
 	case msg != "" && err != nil:
-		return probe.Secret{}, fmt.Errorf("password command: %s: %w", msg, err)
+		return credential.Secret{}, fmt.Errorf("password command: %s: %w", msg, err)
 	case msg != "":
-		return probe.Secret{}, errors.New("password command: " + msg)
+		return credential.Secret{}, errors.New("password command: " + msg)
 	}
-	return probe.NewSecret(v), nil
+	return credential.NewSecret(v), nil
 }
 
 // Hint tells a person where to change the password, for advice like

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -755,7 +756,7 @@ func (d *decoder) account(s scope, m map[string]any, defaults schedule) (Account
 	}
 
 	if caFileKey != "" {
-		a.CAFile, a.RootCAs = d.caFile(s, caFileKey, caFile)
+		a.CAFile, a.RootCAs, a.CADigest = d.caFile(s, caFileKey, caFile)
 	}
 
 	a.Interval, a.AuthInterval, a.Timeout = sc.interval, sc.authInterval, sc.timeout
@@ -765,42 +766,49 @@ func (d *decoder) account(s scope, m map[string]any, defaults schedule) (Account
 }
 
 // caFile loads a PEM bundle into a pool of its own.
-func (d *decoder) caFile(s scope, key, name string) (string, *x509.CertPool) {
+func (d *decoder) caFile(s scope, key, name string) (string, *x509.CertPool, [32]byte) {
 	if name == "" {
 		s.errf(key, "empty; leave the key out to use the system's certificate authorities")
-		return "", nil
+		return "", nil, [32]byte{}
 	}
 	p := d.resolve(name)
-	pool, err := readCAFile(p)
+	pool, digest, err := ReadCAFile(p)
 	if err != nil {
 		s.errf(key, "%v", err)
-		return "", nil
+		return "", nil, [32]byte{}
 	}
-	return p, pool
+	return p, pool, digest
 }
 
 // LoadCAFile reads a PEM file of CA certificates into a pool of its own,
 // for --ca-file. Errors say what is wrong with the file.
-func LoadCAFile(path string) (*x509.CertPool, error) { return readCAFile(path) }
+func LoadCAFile(path string) (*x509.CertPool, error) {
+	pool, _, err := ReadCAFile(path)
+	return pool, err
+}
 
-func readCAFile(p string) (*x509.CertPool, error) {
+// ReadCAFile reads a PEM file of CA certificates into a pool of its own and
+// returns the SHA-256 of the contents read, so that callers can tell a
+// changed file (see Account.CADigest). Errors say what is wrong with the
+// file.
+func ReadCAFile(p string) (*x509.CertPool, [32]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", p, unwrapPath(err))
+		return nil, [32]byte{}, fmt.Errorf("cannot read %s: %v", p, unwrapPath(err))
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", p, unwrapPath(err))
+		return nil, [32]byte{}, fmt.Errorf("cannot read %s: %v", p, unwrapPath(err))
 	}
 	if len(data) > maxCAFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes; want a PEM file of CA certificates", p, maxCAFile)
+		return nil, [32]byte{}, fmt.Errorf("%s is larger than %d bytes; want a PEM file of CA certificates", p, maxCAFile)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("no PEM certificate in %s: want a file with -----BEGIN CERTIFICATE----- blocks", p)
+		return nil, [32]byte{}, fmt.Errorf("no PEM certificate in %s: want a file with -----BEGIN CERTIFICATE----- blocks", p)
 	}
-	return pool, nil
+	return pool, sha256.Sum256(data), nil
 }
 
 func unwrapPath(err error) error {

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"smtpwatch/monitor/credential"
+
 	"github.com/godbus/dbus/v5"
 	"github.com/zalando/go-keyring"
-
-	"smtpwatch/monitor/probe"
 )
 
 // keyringChildEnv marks the re-executed test binary that talks to the
@@ -182,7 +182,7 @@ func keyringChild(t *testing.T) {
 		t.Errorf("error\n got: %v\nwant: %s", err, want)
 	}
 
-	if err := SetKeyringPassword("charter", probe.NewSecret(testSecret)); err != nil {
+	if err := SetKeyringPassword("charter", credential.NewSecret(testSecret)); err != nil {
 		t.Fatalf("SetKeyringPassword: %v", err)
 	}
 	s, err := acct.Password(ctx)
@@ -191,7 +191,7 @@ func keyringChild(t *testing.T) {
 	}
 
 	// Setting again replaces the password.
-	if err := SetKeyringPassword("charter", probe.NewSecret("new-"+testSecret)); err != nil {
+	if err := SetKeyringPassword("charter", credential.NewSecret("new-"+testSecret)); err != nil {
 		t.Fatalf("SetKeyringPassword again: %v", err)
 	}
 	if s, err := acct.Password(ctx); err != nil || s.Reveal() != "new-"+testSecret {
@@ -217,8 +217,8 @@ func keyringChild(t *testing.T) {
 
 	for _, tt := range []struct {
 		name string
-		s    probe.Secret
-	}{{"", probe.NewSecret("x")}, {"charter", probe.Secret{}}} {
+		s    credential.Secret
+	}{{"", credential.NewSecret("x")}, {"charter", credential.Secret{}}} {
 		if err := SetKeyringPassword(tt.name, tt.s); err == nil {
 			t.Errorf("SetKeyringPassword(%q, %v) = nil, want an error", tt.name, tt.s)
 		} else if strings.Contains(fmt.Sprint(err), testSecret) {

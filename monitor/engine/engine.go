@@ -223,17 +223,9 @@ func (e *Engine) deps(cfg *config.Config) probe.Deps {
 	return d
 }
 
-// sameSettings reports whether a reload leaves the account as it was.
-func sameSettings(a, b config.Account) bool {
-	ta, tb := a.Target(), b.Target()
-	return ta.Server == tb.Server && ta.Port == tb.Port && ta.Security == tb.Security &&
-		ta.Username == tb.Username && ta.From == tb.From && ta.Rcpt == tb.Rcpt &&
-		ta.EHLOName == tb.EHLOName && a.CAFile == b.CAFile && ta.TLSSkipVerify == tb.TLSSkipVerify &&
-		ta.AllowPlaintextAuth == tb.AllowPlaintextAuth && ta.Timeout == tb.Timeout &&
-		ta.CertWarnDays == tb.CertWarnDays && ta.SlowThreshold == tb.SlowThreshold &&
-		a.Credential == b.Credential && a.Interval == b.Interval && a.AuthInterval == b.AuthInterval &&
-		a.FailureThreshold == b.FailureThreshold && a.SuccessThreshold == b.SuccessThreshold && a.Provider == b.Provider
-}
+// sameSettings reports whether a reload leaves the account as it was:
+// what the settings are, not where the file says them.
+func sameSettings(a, b config.Account) bool { return a.Key() == b.Key() }
 
 // Status is the snapshot the tray and the API show.
 func (e *Engine) Status() health.Status {

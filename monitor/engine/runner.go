@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"smtpwatch/monitor/config"
+	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/probe"
 )
@@ -80,7 +81,7 @@ func (r *runner) poke() {
 // comes at once and logs in; a changed credential source lifts a lockout.
 func (r *runner) update(a config.Account, d probe.Deps) {
 	r.mu.Lock()
-	credChanged := a.Credential != r.acct.Credential || a.Username != r.acct.Username
+	credChanged := a.Credential.Key() != r.acct.Credential.Key() || a.Username != r.acct.Username
 	r.acct, r.deps, r.policy, r.needAuth = a, d, policyFor(r.e.cfg, a), true
 	r.h.Provider = a.Provider
 	r.mu.Unlock()
@@ -266,13 +267,13 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 
 // fingerprint identifies a credential without keeping it: an HMAC under a
 // key that never leaves this process.
-func (r *runner) fingerprint(s probe.Secret) []byte {
+func (r *runner) fingerprint(s credential.Secret) []byte {
 	m := hmac.New(sha256.New, r.fpKey[:])
 	m.Write([]byte(s.Reveal()))
 	return m.Sum(nil)
 }
 
-func (r *runner) changedSinceRejection(s probe.Secret) bool {
+func (r *runner) changedSinceRejection(s credential.Secret) bool {
 	r.mu.Lock()
 	rej := r.rejected
 	r.mu.Unlock()

@@ -97,6 +97,13 @@ type AccountStatus struct {
 	AuthLocked bool `json:"auth_locked,omitempty"`
 	// Last is the result that explains State, as `check --json` prints it.
 	Last *probe.Result `json:"last,omitempty"`
+	// Pending is set while a newer check disagrees with State and is being
+	// confirmed by quick re-checks: the cause of the failure not yet
+	// confirmed (State ok, degraded or starting), or probe.CauseOK for a
+	// recovery not yet confirmed (State failing or offline). "" when
+	// nothing is being confirmed. Status words must say "checking again —
+	// last check failed: CAUSE" rather than the bare State.
+	Pending probe.Cause `json:"pending_cause,omitempty"`
 }
 
 // Status is the daemon's snapshot: the combined state and every account.

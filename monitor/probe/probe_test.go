@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/probe"
 	"smtpwatch/monitor/smtptest"
 )
@@ -65,7 +66,7 @@ func (f *fixture) target(addr string, sec probe.Security) probe.Target {
 	}
 	return probe.Target{
 		Name: "test", Provider: "Example", Server: host, Port: p, Security: sec,
-		Username: user, Password: probe.NewSecret(password),
+		Username: user, Password: credential.NewSecret(password),
 		RootCAs: f.ca.Pool, Timeout: 5 * time.Second,
 	}
 }
@@ -365,7 +366,7 @@ func TestProbeCauses(t *testing.T) {
 		{
 			name: "auth_rejected (535)", sec: probe.SecurityStartTLS, cause: probe.CauseAuthRejected, status: probe.StatusFailing,
 			server: with(func(t *testing.T) smtptest.Options { return smtptest.Options{Cert: good(t), Users: users} }),
-			target: func(tg *probe.Target) { tg.Password = probe.NewSecret("wrong") },
+			target: func(tg *probe.Target) { tg.Password = credential.NewSecret("wrong") },
 			check: func(t *testing.T, r probe.Result) {
 				wantReply(535, "5.7.8")(t, r)
 				if r.AuthVerified {
@@ -488,7 +489,7 @@ func TestProbeCauses(t *testing.T) {
 			name: "no_credentials: connectivity and TLS checked", sec: probe.SecurityStartTLS, cause: probe.CauseNoCredentials,
 			status: probe.StatusDegraded,
 			server: with(func(t *testing.T) smtptest.Options { return smtptest.Options{Cert: good(t), Users: users} }),
-			target: func(tg *probe.Target) { tg.Username, tg.Password = "", probe.Secret{} },
+			target: func(tg *probe.Target) { tg.Username, tg.Password = "", credential.Secret{} },
 			check: func(t *testing.T, r probe.Result) {
 				p, ok := r.Phase("auth")
 				if !ok || !strings.Contains(p.Detail, "no credentials") || r.AuthVerified || r.TLS == nil || !r.TLS.Verified {
@@ -594,7 +595,7 @@ func TestWarningsBesideAFailure(t *testing.T) {
 	f := newFixture(t)
 	srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{NotAfter: time.Now().Add(3 * 24 * time.Hour)}), Users: users})
 	tg := f.target(srv.Addr, probe.SecurityStartTLS)
-	tg.Password = probe.NewSecret("wrong")
+	tg.Password = credential.NewSecret("wrong")
 	r := probe.Probe(context.Background(), tg, f.deps())
 	if r.Cause != probe.CauseAuthRejected || len(r.Warnings) != 1 || r.Warnings[0].Cause != probe.CauseCertificateExpiring {
 		t.Fatalf("cause %s warnings %+v: want auth_rejected with the expiry beside it", r.Cause, r.Warnings)
@@ -610,7 +611,7 @@ func TestAdviceWithoutProvider(t *testing.T) {
 	f := newFixture(t)
 	srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{}), Users: users})
 	tg := f.target(srv.Addr, probe.SecurityStartTLS)
-	tg.Provider, tg.Password = "", probe.NewSecret("wrong")
+	tg.Provider, tg.Password = "", credential.NewSecret("wrong")
 	r := probe.Probe(context.Background(), tg, f.deps())
 	advice := strings.Join(r.Advice, " ")
 	if strings.Contains(advice, "127.0.0.1 website") || !strings.Contains(advice, "your provider's website") {

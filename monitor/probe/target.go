@@ -8,6 +8,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"smtpwatch/monitor/credential"
 )
 
 // Security is how a connection to the submission server is protected.
@@ -78,7 +80,7 @@ type Target struct {
 	Security Security
 
 	Username string // "" means no credentials: auth is reported as not verified
-	Password Secret
+	Password credential.Secret
 	// CredentialHint tells the user how to change the password, for advice:
 	// "smtpwatch password set charter", "the variable CHARTER_PASSWORD".
 	CredentialHint string
@@ -102,6 +104,17 @@ type Target struct {
 	Timeout       time.Duration // whole check, follow-ups included; 0 means 30 s
 	CertWarnDays  int           // certificate_expiring below this; 0 means 14
 	SlowThreshold time.Duration // slow_response above this; 0 means 5 s
+
+	// WorkedAt is the last time these same settings (server, port,
+	// security, user name, credential) reached a working verdict, as the
+	// daemon remembers it; zero when unknown or never. Advice for a failure
+	// then says the settings were fine and something changed on the way
+	// or at the provider, instead of asking to check the settings.
+	WorkedAt time.Time
+	// Watching is set when a daemon keeps checking this account, so that
+	// advice may say "smtpwatch checks again"; a one-shot check must not
+	// promise that.
+	Watching bool
 
 	// SkipAuth makes a connectivity-and-TLS probe: no AUTH, no envelope, and no
 	// no_credentials warning. The daemon uses it between auth probes.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/probe"
 	"smtpwatch/monitor/smtptest"
 )
@@ -111,7 +112,7 @@ func TestRejectedPasswordIsSentOnce(t *testing.T) {
 	f := newFixture(t)
 	srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{}), Users: users})
 	tg := f.target(srv.Addr, probe.SecurityStartTLS)
-	tg.Password = probe.NewSecret("wrong")
+	tg.Password = credential.NewSecret("wrong")
 	r := probe.Probe(context.Background(), tg, f.deps())
 	if r.Cause != probe.CauseAuthRejected {
 		t.Fatalf("cause %s", r.Cause)
@@ -146,7 +147,7 @@ func TestPasswordNeverPrinted(t *testing.T) {
 	}
 	for _, pw := range []string{password, "wrong-Pa55word!"} {
 		tg := f.target(srv.Addr, probe.SecurityStartTLS)
-		tg.Password = probe.NewSecret(pw)
+		tg.Password = credential.NewSecret(pw)
 		r := probe.Probe(context.Background(), tg, f.deps())
 		b64 := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pw))
 		for i, s := range forms(r, tg) {

@@ -200,17 +200,3 @@ func perfName(s string) string {
 		return r
 	}, s)
 }
-
-// Ago says how long ago in the fewest words: "just now", "1 min ago",
-// "3 h ago", "2 days ago". A negative d (a clock step) is "just now".
-func Ago(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d/time.Minute))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d/time.Hour))
-	}
-	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
-}

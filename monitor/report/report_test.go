@@ -132,25 +132,3 @@ func TestNagiosLine(t *testing.T) {
 		t.Errorf("no accounts: %q", got)
 	}
 }
-
-func TestAgo(t *testing.T) {
-	for _, tc := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{-time.Minute, "just now"},
-		{0, "just now"},
-		{59 * time.Second, "just now"},
-		{time.Minute, "1 min ago"},
-		{3*time.Minute + 59*time.Second, "3 min ago"},
-		{59 * time.Minute, "59 min ago"},
-		{time.Hour, "1 h ago"},
-		{47 * time.Hour, "47 h ago"},
-		{48 * time.Hour, "2 days ago"},
-		{400 * 24 * time.Hour, "400 days ago"},
-	} {
-		if got := Ago(tc.d); got != tc.want {
-			t.Errorf("Ago(%v) = %q, want %q", tc.d, got, tc.want)
-		}
-	}
-}
