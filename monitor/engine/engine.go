@@ -78,8 +78,8 @@ type Options struct {
 	// key that lives only as long as the process, so that a restart
 	// cannot recognize a credential rejected before it.
 	Fingerprints *Fingerprinter
-	Obs    Observer   // nil keeps no metrics
-	Logger *slog.Logger
+	Obs          Observer // nil keeps no metrics
+	Logger       *slog.Logger
 	// ConfirmDelays are the waits before the re-checks that confirm a
 	// failure; nil means 5 s then 15 s.
 	ConfirmDelays []time.Duration
