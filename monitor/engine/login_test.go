@@ -249,6 +249,8 @@ func TestTemporaryRefusalsBackOff(t *testing.T) {
 						t.Errorf("login %d came %v after the one before, want %v (+ at most a check interval)", i+2, gap, w)
 					}
 				}
+				t.Logf("against a server refusing every login with %s: %d AUTH attempts in 12 h (%d checks), at %v",
+					c.name, len(logins), probes, logins)
 				if probes < 600 {
 					t.Errorf("only %d checks in 12 h: connection checks must go on", probes)
 				}
@@ -305,6 +307,38 @@ func TestBackoffResetsOnAnotherAnswer(t *testing.T) {
 		}
 		if len(recovered) != 2 || (recovered[0]-logins[2]).Abs() > time.Minute || (recovered[1]-logins[10]).Abs() > time.Minute {
 			t.Errorf("recoveries at %v, want at the two accepted logins (%v, %v)", recovered, logins[2], logins[10])
+		}
+	})
+}
+
+// Right after a failed check the status says so: at start, failing checks
+// are "starting" with the failure pending, not "not checked yet"; an ok
+// account being re-checked carries the failure as pending.
+func TestPendingWhileConfirming(t *testing.T) {
+	t.Setenv(pwEnv, "pw")
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		w := newWorld(func(_ string, at time.Time, _ bool, _ string) probe.Cause {
+			if d := at.Sub(start); d < 10*time.Second || (d >= 10*time.Minute && d < 11*time.Minute) {
+				return probe.CauseConnectionRefused
+			}
+			return probe.CauseOK
+		})
+		h := run(t, w, cfgOf(account("a")))
+		time.Sleep(time.Second)
+		st := h.e.Status().Accounts[0]
+		if st.State != health.Starting || st.Pending != probe.CauseConnectionRefused || st.Last == nil {
+			t.Fatalf("1 s after start: %+v; want starting, the refusal pending and shown", st)
+		}
+		time.Sleep(10 * time.Minute)
+		for st = h.e.Status().Accounts[0]; st.Pending == ""; st = h.e.Status().Accounts[0] {
+			if time.Since(start) > 12*time.Minute {
+				t.Fatal("no failed check of the ok account was ever pending")
+			}
+			time.Sleep(time.Second)
+		}
+		if st.State != health.OK || st.Pending != probe.CauseConnectionRefused || st.Last.Cause != probe.CauseConnectionRefused {
+			t.Fatalf("re-checking an ok account: %+v", st)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -555,5 +556,25 @@ func TestRestore(t *testing.T) {
 
 	if a, ev := Next(NewAccount("x", "", t0), Input{Kind: InputRestore, Result: stored(ok, m)}, t0, p); a.State != Starting || len(ev) != 0 {
 		t.Errorf("restoring a good login changed the account: %+v", a.Status())
+	}
+}
+
+// The status JSON carries the pending cause and the back-off's end.
+func TestStatusJSON(t *testing.T) {
+	a, _ := Next(NewAccount("x", "", t0), result(refused), t0, DefaultPolicy())
+	b, err := json.Marshal(a.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"pending_cause":"connection_refused"`) || strings.Contains(string(b), "auth_retry_at") {
+		t.Errorf("confirming a failure: %s", b)
+	}
+	a, _ = Next(NewAccount("x", "", t0), login(tempfail), t0, DefaultPolicy())
+	b, err = json.Marshal(a.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"auth_retry_at":"2026-11-28T09:15:00Z"`) || strings.Contains(string(b), "pending_cause") {
+		t.Errorf("backed off: %s", b)
 	}
 }
