@@ -139,6 +139,10 @@ func (a *app) historyJSON(since time.Time, sums []history.Summary, events []heal
 //
 //	charter   uptime 99.2 %   127 checks   p50 180 ms  p95 420 ms  p99 1.2 s   failures: auth_rejected 3
 //
+// Uptime is the share of the time the account's health said sending works
+// (history.Summary): a password rejected the whole time is 0 % however
+// many connection checks succeed.
+//
 //	2026-11-28 14:02  charter  ok → failing   password rejected (535 5.7.8)
 func writeHistory(w io.Writer, account, window string, sums []history.Summary, events []health.Event, replies []string) {
 	if len(sums) == 0 && len(events) == 0 {
@@ -158,8 +162,8 @@ func writeHistory(w io.Writer, account, window string, sums []history.Summary, e
 	}()
 	tw := tabwriter.NewWriter(&buf, 0, 0, 3, ' ', 0)
 	for _, s := range sums {
-		uptime := "uptime     -  " // no verdict: every check was offline
-		if s.Probes > 0 {
+		uptime := "uptime     -  " // no verdict in the window: offline, paused or starting
+		if s.Known() {
 			uptime = fmt.Sprintf("uptime %5.1f %%", s.Uptime)
 		}
 		checks := fmt.Sprintf("%d checks", s.Probes)

@@ -58,6 +58,25 @@ func writeTestHistory(t *testing.T, dir string) (now time.Time, events []health.
 	rec("charter", 15*time.Minute, probe.CauseOffline, time.Second)
 	rec("charter", 7*24*time.Hour, probe.CauseDNSFailure, time.Second) // before --since 24h
 	rec("gmail", 5*time.Minute, probe.CauseOK, 180*time.Millisecond)
+	// work: the password was rejected three hours ago and has been ever
+	// since, while the connection checks every minute succeed.
+	recAuth := func(name string, ago time.Duration, cause probe.Cause, auth bool) {
+		t.Helper()
+		r := probe.Result{Name: name, Server: "smtp.example.org", Port: 587, Status: cause.Status(), Cause: cause,
+			CheckedAt: now.Add(-ago), Duration: 200 * time.Millisecond}
+		if err := st.Record(ctx, r, auth); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recAuth("work", 3*time.Hour, probe.CauseAuthRejected, true)
+	for i := 1; i < 180; i++ {
+		recAuth("work", time.Duration(180-i)*time.Minute, probe.CauseOK, false)
+	}
+	workEvent := health.Event{Kind: health.EventTransition, Account: "work", From: health.Starting,
+		To: health.Failing, Cause: probe.CauseAuthRejected, Message: "The server rejected the password.", At: now.Add(-3 * time.Hour)}
+	if err := st.RecordEvent(ctx, workEvent); err != nil {
+		t.Fatal(err)
+	}
 
 	events = []health.Event{
 		{Kind: health.EventTransition, Account: "charter", From: health.OK, To: health.Failing,
@@ -71,7 +90,7 @@ func writeTestHistory(t *testing.T, dir string) (now time.Time, events []health.
 			t.Fatal(err)
 		}
 	}
-	return now, events
+	return now, append([]health.Event{workEvent}, events...)
 }
 
 func TestHistoryText(t *testing.T) {
@@ -82,11 +101,16 @@ func TestHistoryText(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errb)
 	}
 	at := func(e health.Event) string { return e.At.Local().Format("2006-01-02 15:04") }
-	want := "charter   uptime  76.9 %   13 checks (+1 offline)   p50 500 ms  p95 1.0 s  p99 1.0 s     failures: auth_rejected 3\n" +
-		"gmail     uptime 100.0 %   1 check                  p50 180 ms  p95 180 ms  p99 180 ms\n" +
+	// charter: ok for the whole day but the 3 min from the rejection to
+	// its newest check; gmail: no verdict recorded; work: rejected the
+	// whole time, though 179 of its 180 checks connected.
+	want := "charter   uptime  99.8 %   13 checks (+1 offline)   p50 500 ms  p95 1.0 s  p99 1.0 s     failures: auth_rejected 3\n" +
+		"gmail     uptime     -     1 check                  p50 180 ms  p95 180 ms  p99 180 ms\n" +
+		"work      uptime   0.0 %   180 checks               p50 200 ms  p95 200 ms  p99 200 ms   failures: auth_rejected 1\n" +
 		"\n" +
-		at(events[0]) + "  charter  ok → failing   password rejected (535 5.7.8)\n" +
-		at(events[1]) + "  charter  failing → ok   OK\n"
+		at(events[0]) + "  work     starting → failing   password rejected\n" +
+		at(events[1]) + "  charter  ok → failing         password rejected (535 5.7.8)\n" +
+		at(events[2]) + "  charter  failing → ok         OK\n"
 	if out.String() != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
@@ -128,19 +152,23 @@ func TestHistoryJSON(t *testing.T) {
 	if d := now.Add(-24 * time.Hour).Sub(got.Since); d > time.Minute || d < -time.Minute {
 		t.Errorf("since %v, want about %v", got.Since, now.Add(-24*time.Hour))
 	}
-	if len(got.Accounts) != 2 {
+	if len(got.Accounts) != 3 {
 		t.Fatalf("accounts: %+v", got.Accounts)
+	}
+	if w := got.Accounts[2]; w.Account != "work" || w.Working != 179 || w.Probes != 180 || w.Uptime != 0 ||
+		w.TimeFailing != 179*time.Minute || w.TimeWorking != 0 {
+		t.Errorf("work, rejected the whole time: %+v; want 0 %% uptime, failing from the rejection to the newest check", w)
 	}
 	c := got.Accounts[0]
 	if c.Account != "charter" || c.Probes != 13 || c.Working != 10 || c.Offline != 1 ||
 		c.P50 != 500*time.Millisecond || c.Failures[probe.CauseAuthRejected] != 3 {
 		t.Errorf("charter: %+v", c)
 	}
-	if len(got.Events) != 2 || got.Events[0].To != health.Failing || !got.Events[1].At.Equal(events[1].At) ||
-		got.Events[0].Message != events[0].Message {
+	if len(got.Events) != 3 || got.Events[1].To != health.Failing || !got.Events[2].At.Equal(events[2].At) ||
+		got.Events[1].Message != events[1].Message || got.Events[0].Account != "work" {
 		t.Errorf("events: %+v", got.Events)
 	}
-	for _, key := range []string{`"uptime_percent"`, `"p95_ms": 1000`, `"failures": {`, `"kind": "recovery"`} {
+	for _, key := range []string{`"uptime_percent"`, `"time_failing_ms": 10740000`, `"p95_ms": 1000`, `"failures": {`, `"kind": "recovery"`} {
 		if !strings.Contains(out.String(), key) {
 			t.Errorf("JSON lacks %s:\n%s", key, out)
 		}

@@ -12,25 +12,16 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"smtpwatch/monitor/api"
 	"smtpwatch/monitor/config"
+	"smtpwatch/monitor/daemon"
 	"smtpwatch/monitor/engine"
 	"smtpwatch/monitor/health"
-	"smtpwatch/monitor/history"
-	"smtpwatch/monitor/metrics"
 	"smtpwatch/monitor/paths"
 	"smtpwatch/monitor/probe"
 	"smtpwatch/tray"
 )
-
-// shutdownLimit bounds a clean exit: probes cancelled, history flushed.
-const shutdownLimit = 2 * time.Second
 
 // daemonFlags are shared by run and tray.
 type daemonFlags struct {
@@ -47,7 +38,7 @@ func (a *app) daemonFlagSet(name, synopsis string, f *daemonFlags) *flag.FlagSet
 	return fl
 }
 
-// runDaemon is `smtpwatch run`: the engine, the local API and, when a
+// runDaemon is `smtpwatch run`: the daemon (monitor/daemon) and, when a
 // desktop session is there and --headless is not given, the tray.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
 	var f daemonFlags
@@ -55,6 +46,10 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	fl.BoolVar(&f.headless, "headless", false, "no tray icon or notifications, even on a desktop")
 	if code, ok := parse(fl, args); !ok {
 		return code
+	}
+	newLogger, err := a.loggerFactory(f)
+	if err != nil {
+		return a.fail("%v", err)
 	}
 	// Before anything touches D-Bus (the keyring, the tray): without a
 	// session bus, godbus would launch a stray dbus-daemon of its own.
@@ -76,111 +71,37 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail("%v", err)
 	}
-	stateDir := cfg.StateDir
-	if stateDir == "" {
-		if stateDir, err = paths.StateDir(); err != nil {
-			return a.fail("%v", err)
-		}
-	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return a.fail("state dir: %v", err)
-	}
-	logPath := filepath.Join(stateDir, "smtpwatch.log")
-	logger, closeLog, err := a.daemonLogger(f, logPath)
-	if err != nil {
-		return a.fail("%v", err)
-	}
-	defer closeLog()
-
 	socket, err := resolveSocket(f.socket)
-	if err != nil {
-		return a.fail("%v", err)
-	}
-	ln, err := api.Listen(socket)
 	if err != nil {
 		return a.fail("%v", err)
 	}
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	store, err := history.Open(ctx, filepath.Join(stateDir, "history.db"))
+	d, err := daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, Socket: socket, NewLogger: newLogger, Version: version})
 	if err != nil {
-		ln.Close()
 		return a.fail("%v", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	eng, err := engine.New(engine.Options{
-		Config: cfg, Store: store, Obs: metrics.New(reg), Logger: logger,
-		Deps: probe.Deps{Logger: logger},
-	})
-	if err != nil {
-		store.Close()
-		ln.Close()
-		return a.fail("%v", err)
-	}
-
-	var wg sync.WaitGroup
-	background := func(name string, fn func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := fn()
-			switch {
-			case err != nil && ctx.Err() == nil:
-				logger.Error(name+" stopped", "err", err)
-			default:
-				logger.Debug(name + " stopped")
-			}
-		}()
-	}
-	background("engine", func() error { return eng.Run(ctx) })
-	background("api", func() error { return api.Serve(ctx, ln, eng, reg, logger) })
-	if cfg.MetricsListen != "" {
-		background("metrics listener", func() error { return api.ServeMetrics(ctx, cfg.MetricsListen, reg, logger) })
-	}
-	reload := func() {
-		c, err := config.Load(path)
-		if err != nil {
-			eng.ConfigError(err)
-			return
-		}
-		eng.Reload(c)
-	}
-	background("config watch", func() error { return config.Watch(ctx, path, reload) })
+	logger := d.Logger()
 	hup := make(chan os.Signal, 1)
 	notifyHangup(hup)
-	background("SIGHUP", func() error {
-		defer signal.Stop(hup)
+	defer signal.Stop(hup)
+	go func() {
 		for {
 			select {
-			case <-ctx.Done():
-				return nil
+			case <-d.Done():
+				return
 			case <-hup:
 				logger.Info("SIGHUP: reloading the config", "file", path)
-				reload()
+				d.Reload()
 			}
 		}
-	})
-	background("sleep watch", func() error {
-		engine.WatchSleep(ctx, 0, func() { logger.Info("woke from sleep; checking again"); eng.Wake() })
-		return nil
-	})
-	background("network watch", func() error {
-		return engine.WatchNetwork(ctx, func() { logger.Info("network changed; checking again"); eng.Wake() })
-	})
-	enabled := 0
-	for _, acc := range cfg.Accounts {
-		if acc.Enabled {
-			enabled++
-		}
-	}
-	logger.Info("smtpwatch running", "version", version, "config", path, "accounts", enabled, "socket", socket, "state_dir", stateDir)
+	}()
 
 	trayErr := tray.ErrUnavailable
 	if !f.headless {
 		trayErr = tray.Run(ctx, tray.Options{
-			Source: localSource{eng}, ConfigPath: path, LogPath: logPath, StateDir: stateDir, Logger: logger,
+			Source: localSource{d.Engine()}, ConfigPath: path, LogPath: d.LogPath(), StateDir: d.StateDir(), Logger: logger,
 		})
 	}
 	switch {
@@ -193,19 +114,9 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 		stop() // Quit from the menu
 	}
 	<-ctx.Done()
-
-	// Clean exit within shutdownLimit: everything above watches ctx.
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(shutdownLimit):
-		logger.Warn("shutdown took too long; exiting anyway")
+	if err := d.Stop(); err != nil {
+		return a.fail("%v", err)
 	}
-	if err := store.Close(); err != nil {
-		logger.Error("closing history", "err", err)
-	}
-	logger.Info("smtpwatch stopped")
 	return exitOK
 }
 
@@ -255,16 +166,38 @@ func configPath(flagValue string) (string, error) {
 	return config.DefaultPath()
 }
 
-// maxLogSize is where the log file is rotated (once, to .1) at start.
+// maxLogSize is where the tray's log file is rotated (once, to .1) at
+// start; the daemon rotates its own (monitor/daemon).
 const maxLogSize = 5 << 20
 
-// daemonLogger logs to stderr and to a file in the state dir (what "Open
-// log" shows). Nothing logged carries a password: credential.Secret redacts
-// itself, and no code logs credential values.
-func (a *app) daemonLogger(f daemonFlags, file string) (*slog.Logger, func(), error) {
+// loggerFactory checks --log-format and --log-level and returns what makes
+// the logger: to stderr and to the given log file. Nothing logged carries
+// a password: credential.Secret redacts itself, and no code logs
+// credential values.
+func (a *app) loggerFactory(f daemonFlags) (func(io.Writer) *slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(f.logFormat) {
+	case "text":
+		return func(file io.Writer) *slog.Logger {
+			return slog.New(slog.NewTextHandler(io.MultiWriter(a.stderr, file), opts))
+		}, nil
+	case "json":
+		return func(file io.Writer) *slog.Logger {
+			return slog.New(slog.NewJSONHandler(io.MultiWriter(a.stderr, file), opts))
+		}, nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+}
+
+// daemonLogger logs to stderr and to file, for the tray client.
+func (a *app) daemonLogger(f daemonFlags, file string) (*slog.Logger, func(), error) {
+	newLogger, err := a.loggerFactory(f)
+	if err != nil {
+		return nil, nil, err
 	}
 	if fi, err := os.Stat(file); err == nil && fi.Size() > maxLogSize {
 		_ = os.Rename(file, file+".1")
@@ -273,19 +206,7 @@ func (a *app) daemonLogger(f daemonFlags, file string) (*slog.Logger, func(), er
 	if err != nil {
 		return nil, nil, fmt.Errorf("log file: %w", err)
 	}
-	w := io.MultiWriter(a.stderr, lf)
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	switch strings.ToLower(f.logFormat) {
-	case "text":
-		h = slog.NewTextHandler(w, opts)
-	case "json":
-		h = slog.NewJSONHandler(w, opts)
-	default:
-		lf.Close()
-		return nil, nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
-	}
-	return slog.New(h), func() { lf.Close() }, nil
+	return newLogger(lf), func() { lf.Close() }, nil
 }
 
 // localSource lets the tray drive the in-process engine.

@@ -8,9 +8,23 @@
 // runner probes every Interval (jittered by ±10 %), logs in every
 // AuthInterval and once at start, after a wake, a resume and a credential or
 // config change, and re-checks 5 s and then 15 s after a failure so that one
-// dropped connection never alarms. After the server rejects a credential it
-// does not log in again until the credential changes or the user asks for a
-// check.
+// dropped connection never alarms.
+//
+// A monitor must never lock an account or hammer a server:
+//   - After the server rejects a credential the runner does not log in
+//     again until the credential changes (its value, its source or the
+//     user name) or the user asks for a check. The rejection is kept in
+//     history with the credential's fingerprint (see Fingerprinter), so a
+//     restarted daemon does not send the same credential again either.
+//   - After a temporary refusal of the login (454, 421 4.7.0, a rate
+//     limit) it waits health.Policy.Backoff: auth_interval, doubling per
+//     refusal in a row, at most 4 h; that too survives a restart.
+//   - Confirmation re-checks log in only when the failure they confirm is
+//     a failed login, and never during a back-off.
+//
+// While a login verdict is held, checks that do not log in go on (the
+// connection and certificate are still watched) but cannot make the
+// account ok.
 package engine
 
 import (
@@ -26,6 +40,7 @@ import (
 
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/history"
 	"smtpwatch/monitor/probe"
 )
 
@@ -36,11 +51,14 @@ var ErrUnknownAccount = health.ErrUnknownAccount
 type ProbeFunc func(ctx context.Context, t probe.Target, d probe.Deps) probe.Result
 
 // Recorder keeps history; *history.Store satisfies it. Errors are logged,
-// never fatal: a full disk must not stop the monitoring.
+// never fatal: a full disk must not stop the monitoring. Logins and
+// LastWorking are read once per account, before its first check.
 type Recorder interface {
-	Record(ctx context.Context, r probe.Result, auth bool) error
+	RecordCheck(ctx context.Context, c history.Check) error
 	RecordEvent(ctx context.Context, e health.Event) error
 	Prune(ctx context.Context, before time.Time) (int64, error)
+	Logins(ctx context.Context, account string, n int) ([]history.Check, error)
+	LastWorking(ctx context.Context, account string, loggedIn bool) (history.Check, bool, error)
 }
 
 // Observer sees every result and state; *metrics.Metrics satisfies it.
@@ -56,8 +74,12 @@ type Options struct {
 	Probe  ProbeFunc  // nil means probe.Probe
 	Deps   probe.Deps // the probe's network and clock; OnlineTargets come from Config
 	Store  Recorder   // nil keeps no history
-	Obs    Observer   // nil keeps no metrics
-	Logger *slog.Logger
+	// Fingerprints identifies rejected credentials in history; nil uses a
+	// key that lives only as long as the process, so that a restart
+	// cannot recognize a credential rejected before it.
+	Fingerprints *Fingerprinter
+	Obs          Observer // nil keeps no metrics
+	Logger       *slog.Logger
 	// ConfirmDelays are the waits before the re-checks that confirm a
 	// failure; nil means 5 s then 15 s.
 	ConfirmDelays []time.Duration
@@ -72,6 +94,7 @@ type Options struct {
 // concurrent use.
 type Engine struct {
 	o       Options
+	fp      *Fingerprinter
 	log     *slog.Logger
 	probeFn ProbeFunc
 	sem     chan struct{}
@@ -104,8 +127,11 @@ func New(o Options) (*Engine, error) {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
+	if o.Fingerprints == nil {
+		o.Fingerprints = processFingerprinter()
+	}
 	e := &Engine{
-		o: o, log: o.Logger, probeFn: o.Probe, subs: newBroadcaster(),
+		o: o, fp: o.Fingerprints, log: o.Logger, probeFn: o.Probe, subs: newBroadcaster(),
 		sem: make(chan struct{}, max(o.Config.MaxConcurrency, 1)), cfg: o.Config,
 		runners: map[string]*runner{}, rnd: rand.New(rand.NewPCG(seed, seed^0x5eed)),
 	}
@@ -250,8 +276,9 @@ func (e *Engine) Subscribe(ctx context.Context) <-chan health.Event {
 
 // Check probes now — all accounts when account is "" — and returns the
 // results in config order. It counts as the user asking: accounts log in
-// even when locked out after a rejection. Paused accounts are checked too,
-// but their state stays paused.
+// even when locked out after a rejection or backed off after a temporary
+// refusal, and each account's ca_file is read again first. Paused accounts
+// are checked too, but their state stays paused.
 func (e *Engine) Check(ctx context.Context, account string) ([]probe.Result, error) {
 	rs, err := e.pick(account)
 	if err != nil {

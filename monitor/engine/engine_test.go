@@ -36,10 +36,12 @@ func cfgOf(accts ...config.Account) *config.Config {
 }
 
 type call struct {
-	account string
-	at      time.Time
-	auth    bool
-	pw      string
+	account  string
+	at       time.Time
+	auth     bool
+	pw       string
+	workedAt time.Time // the target's WorkedAt
+	watching bool
 }
 
 // world answers probes: cause decides each result from the account, the
@@ -63,7 +65,7 @@ func newWorld(cause func(string, time.Time, bool, string) probe.Cause) *world {
 func (w *world) probe(ctx context.Context, t probe.Target, _ probe.Deps) probe.Result {
 	auth := !t.SkipAuth && t.Username != ""
 	w.mu.Lock()
-	w.calls = append(w.calls, call{t.Name, time.Now(), auth, t.Password.Reveal()})
+	w.calls = append(w.calls, call{t.Name, time.Now(), auth, t.Password.Reveal(), t.WorkedAt, t.Watching})
 	w.active[t.Name]++
 	w.total++
 	w.maxPer = max(w.maxPer, w.active[t.Name])
@@ -80,14 +82,27 @@ func (w *world) probe(ctx context.Context, t probe.Target, _ probe.Deps) probe.R
 	case <-ctx.Done():
 	}
 	c := w.cause(t.Name, time.Now(), auth, t.Password.Reveal())
-	r := probe.Result{Name: t.Name, Provider: t.Provider, Server: t.Server, Port: t.Port, Cause: c, Status: c.Status(),
+	connected := !connectionCause(c)
+	r := probe.Result{Name: t.Name, Provider: t.Provider, Server: t.Server, Port: t.Port, Security: t.Security, Cause: c, Status: c.Status(),
 		Message: "world says " + string(c), CheckedAt: time.Now(), Duration: w.dur,
-		Phases: []probe.Phase{{Name: probe.PhaseConnect, OK: c == probe.CauseOK}}}
-	if auth && (c == probe.CauseOK || c.IsCredentialRejection()) {
+		Phases: []probe.Phase{{Name: probe.PhaseConnect, OK: connected}}}
+	if auth && connected {
+		// Past the connection, a probe that logs in reaches AUTH.
 		r.Phases = append(r.Phases, probe.Phase{Name: probe.PhaseAuth, OK: c == probe.CauseOK})
 		r.AuthVerified = c == probe.CauseOK
 	}
 	return r
+}
+
+// connectionCause reports whether c ends a probe before the session
+// (and so before AUTH).
+func connectionCause(c probe.Cause) bool {
+	switch c {
+	case probe.CauseOffline, probe.CauseDNSFailure, probe.CauseConnectionRefused, probe.CauseConnectionTimeout,
+		probe.CauseGreetingTimeout, probe.CauseServiceUnavailable:
+		return true
+	}
+	return false
 }
 
 func (w *world) snapshot() []call {
@@ -110,7 +125,7 @@ type harness struct {
 
 func run(t *testing.T, w *world, cfg *config.Config) *harness {
 	t.Helper()
-	e, err := New(Options{Config: cfg, Probe: w.probe, Seed: 42})
+	e, err := New(Options{Config: cfg, Probe: w.probe, Seed: 42, Fingerprints: cheapFingerprints()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,4 +512,12 @@ func TestUnreadablePassword(t *testing.T) {
 			t.Fatalf("status %+v: want degraded, no_credentials, naming the variable", st)
 		}
 	})
+}
+
+// cheapFingerprints is a Fingerprinter with a per-test key and few rounds:
+// the cost is for attackers, not for tests.
+func cheapFingerprints() *Fingerprinter {
+	f := processFingerprinter()
+	f.iter = 1000
+	return f
 }

@@ -11,6 +11,7 @@ import (
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/history"
 	"smtpwatch/monitor/probe"
 )
 
@@ -25,7 +26,10 @@ type runner struct {
 	once   sync.Once
 	// firstDelay postpones the first check (see Engine.apply).
 	firstDelay time.Duration
-	fpKey      [32]byte // keys the credential fingerprint; never leaves the process
+	// memKey keys the in-memory form of the rejected credential's
+	// fingerprint (a fast HMAC, compared at every check while locked);
+	// it never leaves the process.
+	memKey [32]byte
 
 	mu       sync.Mutex
 	acct     config.Account
@@ -34,7 +38,15 @@ type runner struct {
 	h        health.Account
 	needAuth bool      // the next probe logs in
 	lastAuth time.Time // when a probe last reached the AUTH phase
-	rejected []byte    // fingerprint of the credential the server rejected
+	rejected []byte    // in-memory fingerprint of the credential the server rejected
+	// restored is false until the first probe has read what history says
+	// about the account's last logins; unmatched is a rejection from
+	// before the restart whose credential has not been compared yet.
+	restored  bool
+	unmatched *history.Check
+	// workedAt is the last time the account's current connection settings
+	// reached a working verdict (probe.Target.WorkedAt).
+	workedAt time.Time
 }
 
 func newRunner(e *Engine, a config.Account, d probe.Deps) *runner {
@@ -44,15 +56,30 @@ func newRunner(e *Engine, a config.Account, d probe.Deps) *runner {
 		acct: a, deps: d, policy: policyFor(e.cfg, a), needAuth: true,
 		h: health.NewAccount(a.Name, a.Provider, time.Now()),
 	}
-	_, _ = rand.Read(r.fpKey[:])
+	_, _ = rand.Read(r.memKey[:])
 	return r
 }
 
 func policyFor(cfg *config.Config, a config.Account) health.Policy {
 	p := health.DefaultPolicy()
 	p.FailureThreshold, p.SuccessThreshold = a.FailureThreshold, a.SuccessThreshold
+	if a.AuthInterval > 0 {
+		p.AuthInterval = a.AuthInterval
+	}
 	p.Reminder = cfg.Reminder
 	return p
+}
+
+// connectionKey is what decides whether an account can send — where it
+// connects, how, as whom, with which credential source and CA — without
+// the schedule and the words: "it worked with these settings" survives a
+// changed interval, not a changed server.
+func connectionKey(a config.Account) config.SettingsKey {
+	k := a.Key()
+	k.Provider, k.Enabled = "", false
+	k.Interval, k.AuthInterval = 0, 0
+	k.FailureThreshold, k.SuccessThreshold, k.CertWarnDays = 0, 0, 0
+	return k
 }
 
 func (r *runner) stop() { r.once.Do(func() { close(r.quit) }) }
@@ -78,10 +105,14 @@ func (r *runner) poke() {
 }
 
 // update applies changed settings from a config reload: the next probe
-// comes at once and logs in; a changed credential source lifts a lockout.
+// comes at once and logs in (unless a login verdict is held: see probe); a
+// changed credential source or user name lifts a lockout.
 func (r *runner) update(a config.Account, d probe.Deps) {
 	r.mu.Lock()
 	credChanged := a.Credential.Key() != r.acct.Credential.Key() || a.Username != r.acct.Username
+	if connectionKey(a) != connectionKey(r.acct) {
+		r.workedAt = time.Time{}
+	}
 	r.acct, r.deps, r.policy, r.needAuth = a, d, policyFor(r.e.cfg, a), true
 	r.h.Provider = a.Provider
 	r.mu.Unlock()
@@ -191,32 +222,84 @@ func (r *runner) next() time.Time {
 	return time.Now().Add(r.e.jitter(interval))
 }
 
+// loginPlan is what one probe may do about the login.
+type loginPlan struct {
+	// due: a login is wanted (at start, after a wake, a change, or
+	// auth_interval since the last one).
+	due bool
+	// allowed: the schedule allows a login now. A check the user asks for
+	// always may; otherwise not during the back-off after a temporary
+	// refusal, nor in a confirmation re-check unless the failure it
+	// confirms is a failed login.
+	allowed bool
+	// locked: the server rejected the credential; the same one is never
+	// sent again without the user asking.
+	locked bool
+}
+
+func (r *runner) plan(manual bool, now time.Time) loginPlan {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := loginPlan{
+		due:     manual || r.needAuth || now.Sub(r.lastAuth) >= r.acct.AuthInterval,
+		allowed: true,
+		locked:  r.h.AuthLocked(),
+	}
+	if !manual {
+		if now.Before(r.h.AuthRetryAt()) {
+			p.allowed = false
+		}
+		if r.h.Confirming() > 0 && !r.h.ConfirmingLogin() {
+			p.allowed = false
+		}
+	}
+	return p
+}
+
 // probe runs one check and feeds its result. manual marks a check the user
-// asked for: it logs in even after a rejection. ok is false when ctx ended
+// asked for: it logs in even after a rejection or during a back-off, and
+// reads the account's CA file again first. ok is false when ctx ended
 // before the check finished.
 func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (probe.Result, bool) {
+	r.restore(ctx)
+	if manual {
+		r.rereadCA()
+	}
+	lp := r.plan(manual, time.Now())
 	r.mu.Lock()
-	acct, deps := r.acct, r.deps
-	locked := r.h.AuthLocked()
-	wantAuth := manual || r.needAuth || time.Since(r.lastAuth) >= acct.AuthInterval
+	acct, deps, workedAt := r.acct, r.deps, r.workedAt
 	r.mu.Unlock()
 
 	t := acct.Target()
+	t.Watching, t.WorkedAt = true, workedAt
 	auth := false
 	var credErr error
 	if acct.Credential.Source != config.CredentialNone {
 		t.SkipAuth = true
-		if manual || locked || wantAuth {
+		// While locked, the password is read at every check: a changed one
+		// is tried at once.
+		if lp.locked || (lp.due && lp.allowed) {
 			pw, err := acct.Password(ctx)
+			login := false
 			switch {
 			case err != nil:
 				credErr = err
-			case locked && !manual && !r.changedSinceRejection(pw):
+			case manual:
+				login = true
+			case r.matchesRestoredRejection(acct, pw):
+				// Rejected before the restart: locked again, not sent.
+			case lp.locked && !r.changedSinceRejection(pw):
 				// Same credential the server rejected: never send it again.
+			case !lp.allowed:
+				// A new credential waits for the back-off or the
+				// confirmation to end.
+			case lp.locked:
+				r.feed(health.Input{Kind: health.InputCredentialChanged})
+				login = true
 			default:
-				if locked && !manual {
-					r.feed(health.Input{Kind: health.InputCredentialChanged})
-				}
+				login = true
+			}
+			if login {
 				t.Password, t.SkipAuth, auth = pw, false, true
 			}
 		}
@@ -242,19 +325,32 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 		res = credentialProblem(res, credErr)
 	}
 
+	check := history.Check{Result: res, Auth: auth}
+	if check.Login() {
+		check.Username = acct.Username
+		if res.Cause.IsCredentialRejection() && r.e.o.Store != nil {
+			// Computed only here: slow on purpose (see Fingerprinter).
+			check.Fingerprint = r.e.fp.Fingerprint(acct.Name, acct.Username, t.Password)
+		}
+	}
 	r.mu.Lock()
-	if _, reached := res.Phase(probe.PhaseAuth); auth && reached {
+	if check.Login() {
+		r.unmatched = nil // a fresh answer replaces what history said
 		r.lastAuth = started
 		// Log in again next time unless this login settled it.
 		r.needAuth = !res.AuthVerified && !res.Cause.IsCredentialRejection()
 		if res.Cause.IsCredentialRejection() {
-			r.rejected = r.fingerprint(t.Password)
+			r.rejected = r.memFingerprint(t.Password)
 		}
+	}
+	if (res.Status == probe.StatusOK || res.Status == probe.StatusDegraded) &&
+		(res.AuthVerified || acct.Credential.Source == config.CredentialNone) {
+		r.workedAt = res.CheckedAt
 	}
 	r.mu.Unlock()
 
 	if r.e.o.Store != nil {
-		if err := r.e.o.Store.Record(ctx, res, auth); err != nil {
+		if err := r.e.o.Store.RecordCheck(ctx, check); err != nil {
 			r.e.log.Warn("history: result not recorded", "account", acct.Name, "err", err)
 		}
 	}
@@ -265,10 +361,124 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 	return res, true
 }
 
-// fingerprint identifies a credential without keeping it: an HMAC under a
-// key that never leaves this process.
-func (r *runner) fingerprint(s credential.Secret) []byte {
-	m := hmac.New(sha256.New, r.fpKey[:])
+// restoreLogins is how many of the last logins are read at start: enough
+// to count the temporary refusals in a row up to the back-off's cap.
+const restoreLogins = 8
+
+// restore reads, once, what history says about the account: its last
+// logins, to keep a login verdict of the previous run (a temporary
+// refusal's back-off now, a rejection once the credential is compared),
+// and its last working check, for WorkedAt. Errors are logged: without
+// history the account starts afresh.
+func (r *runner) restore(ctx context.Context) {
+	r.mu.Lock()
+	done, acct := r.restored, r.acct
+	r.restored = true
+	r.mu.Unlock()
+	if done || r.e.o.Store == nil {
+		return
+	}
+	hasCredential := acct.Credential.Source != config.CredentialNone
+	if w, ok, err := r.e.o.Store.LastWorking(ctx, acct.Name, hasCredential); err != nil {
+		r.e.log.Warn("history: last working check not read", "account", acct.Name, "err", err)
+	} else if ok && w.Result.Server == acct.Server && w.Result.Port == acct.Port && w.Result.Security == acct.Security &&
+		(!hasCredential || w.Username == acct.Username) {
+		r.mu.Lock()
+		if r.workedAt.IsZero() {
+			r.workedAt = w.Result.CheckedAt
+		}
+		r.mu.Unlock()
+	}
+	if !hasCredential {
+		return
+	}
+	logins, err := r.e.o.Store.Logins(ctx, acct.Name, restoreLogins)
+	if err != nil {
+		r.e.log.Warn("history: last logins not read", "account", acct.Name, "err", err)
+		return
+	}
+	if len(logins) == 0 {
+		return
+	}
+	last := logins[0]
+	switch c := last.Result.Cause; {
+	case c.IsCredentialRejection() && len(last.Fingerprint) > 0 && last.Username == acct.Username:
+		r.mu.Lock()
+		r.unmatched = &last
+		r.mu.Unlock()
+	case c == probe.CauseAuthTemporaryFailure || c == probe.CauseRateLimited:
+		n := 0
+		for _, l := range logins {
+			if l.Result.Cause != probe.CauseAuthTemporaryFailure && l.Result.Cause != probe.CauseRateLimited {
+				break
+			}
+			n++
+		}
+		r.feed(health.Input{Kind: health.InputRestore, Result: last.Result, Refusals: n})
+		if at := r.status().AuthRetryAt; !at.IsZero() {
+			r.e.log.Info("login backed off since before the restart", "account", acct.Name, "cause", c, "until", at)
+		}
+	}
+}
+
+// matchesRestoredRejection compares, once, the credential about to be
+// sent with the one the server rejected before a restart. When they are
+// the same, the lock is restored and true returned: the caller must not
+// send it.
+func (r *runner) matchesRestoredRejection(acct config.Account, pw credential.Secret) bool {
+	r.mu.Lock()
+	u := r.unmatched
+	r.unmatched = nil
+	r.mu.Unlock()
+	if u == nil {
+		return false
+	}
+	fp := r.e.fp.Fingerprint(acct.Name, acct.Username, pw)
+	if len(fp) == 0 || !hmac.Equal(fp, u.Fingerprint) {
+		r.e.log.Info("the credential changed since the server rejected it; logging in", "account", acct.Name)
+		return false
+	}
+	r.mu.Lock()
+	r.rejected = r.memFingerprint(pw)
+	r.mu.Unlock()
+	r.e.log.Info("the server rejected this credential before the restart; not sending it again", "account", acct.Name,
+		"rejected_at", u.Result.CheckedAt)
+	r.feed(health.Input{Kind: health.InputRestore, Result: u.Result})
+	return true
+}
+
+// rereadCA reads the account's ca_file again before a check the user asked
+// for, so that a renewed private CA counts without a reload. A file that
+// cannot be read leaves the last good pool in place (the next config load
+// reports it).
+func (r *runner) rereadCA() {
+	r.mu.Lock()
+	file, digest, name := r.acct.CAFile, r.acct.CADigest, r.acct.Name
+	r.mu.Unlock()
+	if file == "" {
+		return
+	}
+	pool, d, err := config.ReadCAFile(file)
+	if err != nil {
+		r.e.log.Warn("ca_file not read again; using the one read before", "account", name, "err", err)
+		return
+	}
+	if d == digest {
+		return
+	}
+	r.mu.Lock()
+	if r.acct.CAFile == file {
+		r.acct.RootCAs, r.acct.CADigest = pool, d
+		r.workedAt = time.Time{}
+	}
+	r.mu.Unlock()
+	r.e.log.Info("ca_file changed; using its new contents", "account", name, "file", file)
+}
+
+// memFingerprint identifies a credential without keeping it, in memory: an
+// HMAC under a key that never leaves this process.
+func (r *runner) memFingerprint(s credential.Secret) []byte {
+	m := hmac.New(sha256.New, r.memKey[:])
 	m.Write([]byte(s.Reveal()))
 	return m.Sum(nil)
 }
@@ -277,7 +487,7 @@ func (r *runner) changedSinceRejection(s credential.Secret) bool {
 	r.mu.Lock()
 	rej := r.rejected
 	r.mu.Unlock()
-	return rej != nil && !hmac.Equal(rej, r.fingerprint(s))
+	return rej != nil && !hmac.Equal(rej, r.memFingerprint(s))
 }
 
 // credentialProblem marks a result whose password could not be read: the

@@ -47,7 +47,9 @@ func (s State) severity() int {
 var ErrUnknownAccount = errors.New("unknown account")
 
 // CauseIntermittent is the health cause of an account whose checks keep
-// flipping between working and failing; it is reported as degraded.
+// flipping between working and failing; it is reported as degraded. It
+// only ever softens a recovery (see Policy.FlapLimit): a failure that
+// lasts is failing whatever came before.
 const CauseIntermittent probe.Cause = "intermittent"
 
 // EventKind says what an Event announces.
@@ -95,6 +97,11 @@ type AccountStatus struct {
 	// AuthLocked is set after the server rejected the credential: no AUTH
 	// is tried again until the credential changes or a check is asked for.
 	AuthLocked bool `json:"auth_locked,omitempty"`
+	// AuthRetryAt is set while a temporary login refusal (454, 421 4.7.0,
+	// a rate limit) is held: the daemon does not log in again before this
+	// time unless a check is asked for. State is failing with the refusal
+	// as Cause meanwhile; checks that do not log in do not change it.
+	AuthRetryAt time.Time `json:"auth_retry_at,omitzero"`
 	// Last is the result that explains State, as `check --json` prints it.
 	Last *probe.Result `json:"last,omitempty"`
 	// Pending is set while a newer check disagrees with State and is being

@@ -16,20 +16,32 @@ import (
 
 // Summary is how one account did over a period.
 //
-// Checks made while this computer was offline say nothing about the server:
-// being offline is not the server's fault, so they are counted apart, in
-// Offline, and left out of Probes, Working and Uptime.
+// Uptime comes from the account's health — the verdicts of the state
+// machine, as its events recorded them — not from the checks: checks that
+// do not log in succeed while a rejected password keeps sending from
+// working, and one failed check is not an outage. Time in which this
+// computer was offline, checks were paused or the state was not known yet
+// says nothing about the server and is left out.
+//
+// Checks made while this computer was offline are counted apart, in
+// Offline, and left out of Probes, Working and the percentiles.
 type Summary struct {
 	Account string
 	// Probes counts the checks that reached a verdict on the server: every
 	// check but the offline ones.
 	Probes int
-	// Working counts the Probes whose status was ok or degraded: sending
-	// would have worked.
+	// Working counts the Probes whose status was ok or degraded.
 	Working int
 	// Offline counts the checks made while this computer was offline.
 	Offline int
-	// Uptime is Working/Probes as a percentage, 0..100; 0 when Probes is 0.
+	// TimeWorking and TimeFailing are how long the account's health was
+	// ok or degraded, and failing, within the period. The state at the
+	// period's start is the one the last event before it set; the last
+	// state lasts until the account's newest check. Time in starting,
+	// offline and paused counts in neither.
+	TimeWorking, TimeFailing time.Duration
+	// Uptime is TimeWorking/(TimeWorking+TimeFailing) as a percentage,
+	// 0..100; 0 when both are 0 (no verdict in the period: see Known).
 	Uptime float64
 	// P50, P95 and P99 are percentiles of the total duration of the working
 	// probes, by the nearest-rank method: the shortest duration that at
@@ -42,17 +54,23 @@ type Summary struct {
 	Failures map[probe.Cause]int
 }
 
+// Known reports whether the period holds any verdict, so that Uptime
+// means something.
+func (s Summary) Known() bool { return s.TimeWorking+s.TimeFailing > 0 }
+
 type jsonSummary struct {
-	Account  string              `json:"account"`
-	Probes   int                 `json:"probes"`
-	Working  int                 `json:"working"`
-	Offline  int                 `json:"offline"`
-	Uptime   float64             `json:"uptime_percent"`
-	P50MS    int64               `json:"p50_ms"`
-	P95MS    int64               `json:"p95_ms"`
-	P99MS    int64               `json:"p99_ms"`
-	LastAt   time.Time           `json:"last_at"`
-	Failures map[probe.Cause]int `json:"failures"`
+	Account       string              `json:"account"`
+	Probes        int                 `json:"probes"`
+	Working       int                 `json:"working"`
+	Offline       int                 `json:"offline"`
+	TimeWorkingMS int64               `json:"time_working_ms"`
+	TimeFailingMS int64               `json:"time_failing_ms"`
+	Uptime        float64             `json:"uptime_percent"`
+	P50MS         int64               `json:"p50_ms"`
+	P95MS         int64               `json:"p95_ms"`
+	P99MS         int64               `json:"p99_ms"`
+	LastAt        time.Time           `json:"last_at"`
+	Failures      map[probe.Cause]int `json:"failures"`
 }
 
 // MarshalJSON writes durations in whole milliseconds, as probe.Result
@@ -60,6 +78,7 @@ type jsonSummary struct {
 func (s Summary) MarshalJSON() ([]byte, error) {
 	j := jsonSummary{
 		Account: s.Account, Probes: s.Probes, Working: s.Working, Offline: s.Offline, Uptime: s.Uptime,
+		TimeWorkingMS: s.TimeWorking.Milliseconds(), TimeFailingMS: s.TimeFailing.Milliseconds(),
 		P50MS: s.P50.Milliseconds(), P95MS: s.P95.Milliseconds(), P99MS: s.P99.Milliseconds(),
 		LastAt: s.LastAt, Failures: s.Failures,
 	}
@@ -77,6 +96,7 @@ func (s *Summary) UnmarshalJSON(b []byte) error {
 	}
 	*s = Summary{
 		Account: j.Account, Probes: j.Probes, Working: j.Working, Offline: j.Offline, Uptime: j.Uptime,
+		TimeWorking: time.Duration(j.TimeWorkingMS) * time.Millisecond, TimeFailing: time.Duration(j.TimeFailingMS) * time.Millisecond,
 		P50: time.Duration(j.P50MS) * time.Millisecond, P95: time.Duration(j.P95MS) * time.Millisecond,
 		P99: time.Duration(j.P99MS) * time.Millisecond, LastAt: j.LastAt, Failures: j.Failures,
 	}
@@ -143,9 +163,6 @@ func (s *Store) Summaries(ctx context.Context, account string, since time.Time) 
 			return err
 		}
 		sm.Probes = int(total) - sm.Offline
-		if sm.Probes > 0 {
-			sm.Uptime = 100 * float64(sm.Working) / float64(sm.Probes)
-		}
 		sm.LastAt = time.Unix(0, last)
 		out = append(out, sm)
 		return nil
@@ -239,8 +256,95 @@ func (s *Store) Summaries(ctx context.Context, account string, since time.Time) 
 	if err != nil {
 		return nil, fmt.Errorf("history summaries: %w", err)
 	}
+	if err := stateTimes(ctx, tx, out, filter, args, since); err != nil {
+		return nil, fmt.Errorf("history summaries: %w", err)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Account < out[j].Account })
 	return out, nil
+}
+
+// stateTimes fills in TimeWorking, TimeFailing and Uptime from the
+// events: the state at since is the one the last event before it set (or,
+// when there is none, the one the first event left), each event's state
+// lasts until the next event, and the last until the account's newest
+// check (LastAt). Reminders and the account-less config_error events do
+// not change the state.
+func stateTimes(ctx context.Context, tx *sql.Tx, out []Summary, filter string, args []any, since time.Time) error {
+	type change struct {
+		at       time.Time
+		from, to health.State
+	}
+	changes := map[string][]change{}
+	rows, err := tx.QueryContext(ctx, `SELECT account, at, from_state, to_state FROM events
+		WHERE at >= ?`+filter+` AND account != '' AND kind != ? ORDER BY account, at, id`,
+		append(args, string(health.EventConfigError))...)
+	if err != nil {
+		return err
+	}
+	err = scanAll(rows, func() error {
+		var (
+			acct, from, to string
+			at             int64
+		)
+		if err := rows.Scan(&acct, &at, &from, &to); err != nil {
+			return err
+		}
+		k := foldASCII(acct)
+		changes[k] = append(changes[k], change{time.Unix(0, at), health.State(from), health.State(to)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range out {
+		sm := &out[i]
+		cs := changes[foldASCII(sm.Account)]
+		var (
+			state health.State
+			t     = since
+			known bool
+		)
+		if !since.IsZero() {
+			err := tx.QueryRowContext(ctx, `SELECT to_state FROM events WHERE account = ? AND at < ? AND kind != ?
+				ORDER BY at DESC, id DESC LIMIT 1`, sm.Account, since.UnixNano(), string(health.EventConfigError)).Scan(&state)
+			switch {
+			case err == nil:
+				known = true
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+		if !known && len(cs) > 0 {
+			state = cs[0].from
+			if since.IsZero() {
+				t = cs[0].at // how long it was in that state before is not known
+			}
+		}
+		add := func(until time.Time) {
+			if until.After(sm.LastAt) {
+				until = sm.LastAt
+			}
+			d := until.Sub(t)
+			if d <= 0 {
+				return
+			}
+			switch state {
+			case health.OK, health.Degraded:
+				sm.TimeWorking += d
+			case health.Failing:
+				sm.TimeFailing += d
+			}
+		}
+		for _, c := range cs {
+			add(c.at)
+			state, t = c.to, c.at
+		}
+		add(sm.LastAt)
+		if total := sm.TimeWorking + sm.TimeFailing; total > 0 {
+			sm.Uptime = 100 * float64(sm.TimeWorking) / float64(total)
+		}
+	}
+	return nil
 }
 
 // nearestRank is the 1-based rank of the p-th percentile of n sorted
@@ -355,4 +459,64 @@ func foldASCII(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// Logins returns up to n of the account's newest logins (checks that got
+// as far as the AUTH phase, recorded with RecordCheck), newest first: the
+// engine reads them at start to keep a rejected credential locked out and
+// a throttled server backed off across restarts. Account names compare
+// ignoring case. It costs one lookup in a small index.
+func (s *Store) Logins(ctx context.Context, account string, n int) ([]Check, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT result, auth, username, fingerprint FROM results
+		WHERE account = ? AND login = 1 ORDER BY at DESC, id DESC LIMIT ?`, account, n)
+	if err != nil {
+		return nil, fmt.Errorf("history logins of %s: %w", account, err)
+	}
+	var out []Check
+	err = scanAll(rows, func() error {
+		var (
+			blob []byte
+			c    Check
+		)
+		if err := rows.Scan(&blob, &c.Auth, &c.Username, &c.Fingerprint); err != nil {
+			return err
+		}
+		if err := json.Unmarshal(blob, &c.Result); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history logins of %s: %w", account, err)
+	}
+	return out, nil
+}
+
+// LastWorking returns the account's newest check whose status was ok or
+// degraded; with loggedIn, only among checks whose login the server
+// accepted (sending would have worked end to end). ok is false when there
+// is none.
+func (s *Store) LastWorking(ctx context.Context, account string, loggedIn bool) (c Check, ok bool, err error) {
+	q := `SELECT result, auth, username FROM results WHERE account = ? AND status IN ('ok', 'degraded')
+		ORDER BY at DESC, id DESC LIMIT 1`
+	if loggedIn {
+		q = `SELECT result, auth, username FROM results WHERE account = ? AND login = 1 AND status IN ('ok', 'degraded')
+		ORDER BY at DESC, id DESC LIMIT 1`
+	}
+	var blob []byte
+	err = s.read.QueryRowContext(ctx, q, account).Scan(&blob, &c.Auth, &c.Username)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Check{}, false, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(blob, &c.Result)
+	}
+	if err != nil {
+		return Check{}, false, fmt.Errorf("history last working check of %s: %w", account, err)
+	}
+	if loggedIn && !c.Result.AuthVerified {
+		return Check{}, false, nil
+	}
+	return c, true, nil
 }

@@ -234,6 +234,18 @@ var migrations = []string{
 	);
 	CREATE INDEX events_at ON events (at);
 	CREATE INDEX events_account_at ON events (account, at);`,
+
+	// v2: logins, so that a restarted daemon keeps its word (see
+	// RecordCheck). login is 1 when the check got as far as the AUTH
+	// phase; username is the user name it logged in as; fingerprint
+	// identifies a credential the server rejected — a slow keyed hash
+	// whose key is kept outside this file, never the credential — and is
+	// NULL otherwise. Rows from v1 are not logins. The partial index
+	// finds an account's last logins at once.
+	`ALTER TABLE results ADD COLUMN login INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE results ADD COLUMN username TEXT NOT NULL DEFAULT '';
+	ALTER TABLE results ADD COLUMN fingerprint BLOB;
+	CREATE INDEX results_logins ON results (account, at) WHERE login = 1;`,
 }
 
 // migrate brings the schema up to date in one write transaction.

@@ -12,13 +12,47 @@ import (
 )
 
 // Record stores one probe result: r.Name is the account, r.CheckedAt the
-// time, auth whether the probe tried to log in. The whole result is kept in
-// its JSON form and comes back as is (durations in whole milliseconds).
-//
-// Record blocks while another write runs. A nil error means the result is
-// committed (see the package doc on durability). r.Name and r.CheckedAt
-// must be set.
+// time, auth whether the probe tried to log in. It is RecordCheck with
+// only Result and Auth set.
 func (s *Store) Record(ctx context.Context, r probe.Result, auth bool) error {
+	return s.RecordCheck(ctx, Check{Result: r, Auth: auth})
+}
+
+// Check is one probe as the daemon knew it: the result and the login.
+type Check struct {
+	Result probe.Result
+	// Auth is set when the probe was meant to log in (not a
+	// connectivity-only check).
+	Auth bool
+	// Username is the user name the probe logged in as; kept when the
+	// probe got as far as the login (see Login).
+	Username string
+	// Fingerprint identifies the credential of a login the server
+	// rejected, so that a restarted daemon can tell whether the credential
+	// changed since (engine.Fingerprinter makes it: a slow keyed hash, the
+	// key kept outside the database). nil for any other check. Kept only
+	// with a login.
+	Fingerprint []byte
+}
+
+// Login reports whether the probe got as far as the login: it was meant
+// to log in and ran the AUTH phase, so the server answered the credential
+// (or the probe refused to send it).
+func (c Check) Login() bool {
+	_, reached := c.Result.Phase(probe.PhaseAuth)
+	return c.Auth && reached
+}
+
+// RecordCheck stores one probe: c.Result.Name is the account,
+// c.Result.CheckedAt the time. The whole result is kept in its JSON form
+// and comes back as is (durations in whole milliseconds); Logins and
+// LastWorking give back the rest.
+//
+// RecordCheck blocks while another write runs. A nil error means the
+// check is committed (see the package doc on durability). Result.Name and
+// Result.CheckedAt must be set.
+func (s *Store) RecordCheck(ctx context.Context, c Check) error {
+	r := c.Result
 	if s.readOnly {
 		return fmt.Errorf("record result: %w", ErrReadOnly)
 	}
@@ -29,9 +63,15 @@ func (s *Store) Record(ctx context.Context, r probe.Result, auth bool) error {
 	if err != nil {
 		return fmt.Errorf("record result: %w", err)
 	}
+	login, username, fp := c.Login(), "", []byte(nil)
+	if login {
+		username, fp = c.Username, c.Fingerprint
+	}
 	_, err = s.write.ExecContext(ctx,
-		`INSERT INTO results (account, at, status, cause, duration_ms, auth, result) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		r.Name, r.CheckedAt.UnixNano(), string(r.Status), string(r.Cause), r.Duration.Milliseconds(), auth, string(blob))
+		`INSERT INTO results (account, at, status, cause, duration_ms, auth, result, login, username, fingerprint)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Name, r.CheckedAt.UnixNano(), string(r.Status), string(r.Cause), r.Duration.Milliseconds(), c.Auth, string(blob),
+		login, username, fp)
 	if err != nil {
 		return fmt.Errorf("record result of %s: %w", r.Name, err)
 	}
@@ -74,7 +114,9 @@ const pruneBatch = 5000
 const vacuumPages = 1024
 
 // Prune deletes the results and events older than before and returns how
-// many rows it deleted. It costs two index lookups when there is nothing to
+// many rows it deleted. The newest event of each account is kept however
+// old: it says what state the account has been in since, which uptime
+// needs (see Summary.TimeWorking). It costs two index lookups when there is nothing to
 // delete. Large deletions run in transactions of a few thousand rows, with
 // the other writes free to run between them, so the daemon never waits long
 // on it; then at most a few megabytes of freed pages are returned to the
@@ -86,8 +128,11 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 	}
 	cut := before.UnixNano()
 	var total int64
-	for _, table := range []string{"results", "events"} {
-		q := `DELETE FROM ` + table + ` WHERE id IN (SELECT id FROM ` + table + ` WHERE at < ? LIMIT ?)`
+	for _, q := range []string{
+		`DELETE FROM results WHERE id IN (SELECT id FROM results WHERE at < ? LIMIT ?)`,
+		`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?
+			AND id NOT IN (SELECT MAX(id) FROM events GROUP BY account) LIMIT ?)`,
+	} {
 		for {
 			res, err := s.write.ExecContext(ctx, q, cut, pruneBatch)
 			if err != nil {
