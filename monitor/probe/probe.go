@@ -82,9 +82,11 @@ func Probe(ctx context.Context, t Target, d Deps) Result {
 	return p.res
 }
 
-// record appends a finished phase to the result.
-func (p *prober) record(name string, began time.Time, ok bool, detail string) {
-	p.res.Phases = append(p.res.Phases, Phase{Name: name, OK: ok, Duration: time.Since(began), Detail: detail})
+// record appends a finished phase to ps. It is the one way phases are
+// recorded: the main run records into its Result, each follow-up attempt
+// (another port or mode) into a list of its own.
+func record(ps *[]Phase, name string, began time.Time, ok bool, detail string) {
+	*ps = append(*ps, Phase{Name: name, OK: ok, Duration: time.Since(began), Detail: detail})
 }
 
 // deadline is now+limit, or the context's deadline if that comes first.
@@ -151,7 +153,7 @@ func (p *prober) run(ctx context.Context) *failure {
 	}
 	if f != nil {
 		if s != nil && f.reply != nil {
-			s.quit(ctx, &p.res.Phases)
+			s.quit(ctx)
 		}
 		return f
 	}
@@ -161,55 +163,9 @@ func (p *prober) run(ctx context.Context) *failure {
 		}
 	}
 	if f == nil || f.reply != nil {
-		s.quit(ctx, &p.res.Phases)
+		s.quit(ctx)
 	}
 	return f
-}
-
-// resolve is the dns phase.
-func (p *prober) resolve(ctx context.Context) ([]net.IP, *failure) {
-	began := time.Now()
-	if ip := net.ParseIP(p.t.Server); ip != nil {
-		p.record(PhaseDNS, began, true, "IP address, no lookup needed")
-		return []net.IP{ip}, nil
-	}
-	if p.t.Server == "" {
-		p.record(PhaseDNS, began, false, "no server name configured")
-		return nil, &failure{cause: CauseDNSFailure, detail: "no server name configured"}
-	}
-	rctx, cancel := context.WithTimeout(ctx, p.stageLimit())
-	defer cancel()
-	ipas, err := p.d.Resolve(rctx, p.t.Server)
-	if err == nil && len(ipas) == 0 {
-		err = &net.DNSError{Err: "no addresses", Name: p.t.Server, IsNotFound: true}
-	}
-	if err != nil {
-		f := &failure{cause: CauseDNSFailure, err: err, timeout: isTimeout(rctx, err)}
-		var de *net.DNSError
-		switch {
-		case errors.As(err, &de) && de.IsNotFound:
-			f.detail = fmt.Sprintf("the name %s does not exist", p.t.Server)
-		case f.timeout:
-			f.detail = fmt.Sprintf("no answer from the name server for %s", p.t.Server)
-		default:
-			f.detail = fmt.Sprintf("could not look up %s: %s", p.t.Server, sanitize(err.Error(), 100))
-		}
-		p.record(PhaseDNS, began, false, f.detail)
-		return nil, f
-	}
-	ips := make([]net.IP, 0, len(ipas))
-	for _, a := range ipas {
-		ips = append(ips, a.IP)
-	}
-	p.record(PhaseDNS, began, true, fmt.Sprintf("%s → %s", p.t.Server, plural(len(ips), "address", "addresses")))
-	return ips, nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // smtpReply converts a go-smtp error into the reply it carries, if any.
