@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"smtpwatch/monitor/human"
 	"strconv"
 	"strings"
 	"syscall"
@@ -84,7 +85,7 @@ func classifyDial(ctx context.Context, fails []dialAttempt, limit time.Duration)
 	refused, unreachable, reset := false, false, false
 	var first error
 	for _, a := range fails {
-		what := "timed out after " + limit.Round(time.Millisecond).String()
+		what := "timed out after " + human.Duration(limit)
 		switch {
 		case errors.Is(a.err, syscall.ECONNREFUSED):
 			refused = true

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"smtpwatch/monitor/human"
 	"strings"
 	"time"
 )
@@ -402,7 +403,7 @@ func explainCertificateExpiring(w *why) (string, []string) {
 
 func explainSlowResponse(w *why) (string, []string) {
 	return fmt.Sprintf("Sending works, but the server is slow: the check took %s (more than %s).",
-			w.p.core.Round(time.Millisecond), w.t.slowThreshold()), []string{
+			human.Duration(w.p.core), human.Duration(w.t.slowThreshold())), []string{
 			"Your mail program may time out; if it lasts, the network or the provider is congested.",
 		}
 }

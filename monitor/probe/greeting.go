@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"smtpwatch/monitor/human"
 	"time"
 )
 
@@ -111,9 +112,9 @@ func classifyGreeting(ctx context.Context, r reply, err error, gotBytes bool, li
 	case errors.Is(err, errTooMuchData), errors.Is(err, errLineTooLong), errors.Is(err, errTooManyLine):
 		return &failure{cause: CauseProtocolError, detail: err.Error(), err: err}
 	case isTimeout(ctx, err) && gotBytes:
-		return &failure{cause: CauseGreetingTimeout, detail: "the greeting did not finish within " + limit.String(), err: err, timeout: true}
+		return &failure{cause: CauseGreetingTimeout, detail: "the greeting did not finish within " + human.Duration(limit), err: err, timeout: true}
 	case isTimeout(ctx, err):
-		return &failure{cause: CauseGreetingTimeout, detail: "connected, but no greeting within " + limit.String(), err: err, timeout: true}
+		return &failure{cause: CauseGreetingTimeout, detail: "connected, but no greeting within " + human.Duration(limit), err: err, timeout: true}
 	case isReset(err):
 		return &failure{cause: CauseServiceUnavailable, detail: "the server closed the connection without a greeting", err: err, reset: true}
 	}
