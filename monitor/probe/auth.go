@@ -77,7 +77,9 @@ func (s *session) saslExchange(ctx context.Context, c sasl.Client) (*Reply, erro
 	}
 	line := "AUTH " + mech
 	if ir != nil {
-		line += " " + encodeSASL(ir)
+		enc := encodeSASL(ir)
+		s.p.secrets.sent(ir, enc)
+		line += " " + enc
 	}
 	r, err := s.w.cmd(dl, line)
 	for step := 0; ; step++ {
@@ -101,7 +103,9 @@ func (s *session) saslExchange(ctx context.Context, c sasl.Client) (*Reply, erro
 			_, _ = s.w.cmd(dl, "*") // abort, as RFC 4954 says
 			return nil, derr
 		}
-		r, err = s.w.cmd(dl, encodeSASL(resp))
+		enc := encodeSASL(resp)
+		s.p.secrets.sent(resp, enc)
+		r, err = s.w.cmd(dl, enc)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"syscall"
@@ -54,24 +55,45 @@ func (f *failure) Error() string { return string(f.cause) + ": " + f.detail }
 
 // prober is the state of one Probe call.
 type prober struct {
-	t    Target
-	d    Deps
-	res  Result
-	ips  []net.IP      // the server's addresses, once resolved
-	core time.Duration // the pipeline's time, follow-ups excluded
+	t       Target
+	d       Deps          // its Logger redacts through secrets
+	secrets *secrets      // every form of the credential, for redaction
+	res     Result        // unredacted: leaves only through Probe's return
+	ips     []net.IP      // the server's addresses, once resolved
+	core    time.Duration // the pipeline's time, follow-ups excluded
 }
 
 // Probe runs the pipeline once against t and returns the classified result.
 // It blocks for at most t.Timeout (default 30 s); cancelling ctx ends it
 // sooner. It never panics on anything a server sends.
+//
+// No form of the credential leaves Probe: the returned Result and every
+// record logged to d.Logger are redacted (see secrets), whatever the
+// server quoted back.
 func Probe(ctx context.Context, t Target, d Deps) Result {
-	p := &prober{t: t, d: d.withDefaults()}
+	p := newProber(t, d)
+	p.check(ctx)
+	// The single exit: the result is redacted here and nowhere else.
+	return p.secrets.result(p.res)
+}
+
+func newProber(t Target, d Deps) *prober {
+	p := &prober{t: t, d: d.withDefaults(), secrets: &secrets{}}
+	// Registered before anything is sent: a server that learnt the
+	// password from an earlier check may quote it in its greeting.
+	p.secrets.password(t.Username, t.Password.Reveal())
+	p.d.Logger = slog.New(redactHandler{p.d.Logger.Handler(), p.secrets})
 	p.res = Result{
 		Name: t.Name, Provider: t.DisplayName(), Server: t.Server, Port: t.Port, Security: t.Security,
 		CheckedAt: p.d.Clock.Now(),
 	}
+	return p
+}
+
+// check runs the pipeline, the follow-ups and the diagnosis into p.res.
+func (p *prober) check(ctx context.Context) {
 	begin := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, t.timeout())
+	ctx, cancel := context.WithTimeout(ctx, p.t.timeout())
 	defer cancel()
 
 	f := p.run(ctx)
@@ -79,7 +101,9 @@ func Probe(ctx context.Context, t Target, d Deps) Result {
 	f = p.followUp(ctx, f)
 	p.conclude(f)
 	p.res.Duration = time.Since(begin)
-	return p.res
+	if f != nil {
+		p.d.Logger.Debug("check failed", "account", p.t.Name, "cause", string(f.cause), "detail", f.detail, "error", f.err)
+	}
 }
 
 // record appends a finished phase to ps. It is the one way phases are
