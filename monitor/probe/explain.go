@@ -157,6 +157,50 @@ func (w *why) site() string {
 	return "your provider's website"
 }
 
+// worked is the line that says these settings worked before, and when:
+// "It worked at 13:00 with these same settings, so ...". ok is false when
+// that is not known (Target.WorkedAt is zero).
+func (w *why) worked() (line string, ok bool) {
+	at := w.t.WorkedAt
+	if at.IsZero() {
+		return "", false
+	}
+	when := "at " + at.Format("15:04")
+	if y, m, d := w.p.d.Clock.Now().In(at.Location()).Date(); y != at.Year() || m != at.Month() || d != at.Day() {
+		when = "on " + at.Format("2006-01-02") + " " + when
+	}
+	return "It worked " + when + " with these same settings, so the server or the network changed, not your settings.", true
+}
+
+// changed is the advice for a failure that, alone, would point at the
+// settings, when these settings are known to have worked: say when, give
+// the lines that fit a change on the way or at the provider, and point to
+// the provider. It reports false, adding nothing, when no earlier success
+// is known.
+func (w *why) changed(lines ...string) bool {
+	line, ok := w.worked()
+	if !ok {
+		return false
+	}
+	w.add(line)
+	w.add(lines...)
+	w.add("Check " + w.prov + "'s status page, or ask its support whether something changed.")
+	if w.t.Watching {
+		w.add("smtpwatch keeps checking and tells you when sending works again.")
+	}
+	return true
+}
+
+// again is the advice to check again: a daemon that watches the account
+// (Target.Watching) checks again by itself and may promise so; a one-shot
+// check must not.
+func (w *why) again(watching, oneShot string) string {
+	if w.t.Watching {
+		return watching
+	}
+	return oneShot
+}
+
 func explainOK(w *why) (string, []string) {
 	r := w.r
 	if r.AuthVerified && r.TLS == nil {
@@ -176,14 +220,18 @@ func explainOK(w *why) (string, []string) {
 func explainOffline(w *why) (string, []string) {
 	return "This computer is offline: neither " + w.t.Server + " nor any reference site can be reached.", []string{
 		"Check Wi-Fi or the network cable; restart the modem/router.",
-		"smtpwatch checks again as soon as the network is back.",
+		w.again("smtpwatch checks again as soon as the network is back.", "Run the check again once the network is back."),
 	}
 }
 
 func explainDNSFailure(w *why) (string, []string) {
 	t, f := w.t, w.f
 	if f != nil && f.timeout {
-		return "The name " + t.Server + " could not be looked up: the name server did not answer.", []string{
+		msg := "The name " + t.Server + " could not be looked up: the name server did not answer."
+		if w.changed("Your network's DNS is not working: restart the router, or try another network.") {
+			return msg, w.adv
+		}
+		return msg, []string{
 			"Your network's DNS is not working: restart the router, or try another network.",
 			"If other websites work, " + w.prov + "'s DNS may be down; wait a few minutes.",
 		}
@@ -191,6 +239,9 @@ func explainDNSFailure(w *why) (string, []string) {
 	msg := "The server name " + t.Server + " could not be found: the name server says it does not exist."
 	if f == nil || !strings.Contains(f.detail, "does not exist") {
 		msg = "The server name " + t.Server + " could not be looked up (" + w.detail + ")."
+	}
+	if w.changed("The name no longer resolves: " + w.prov + "'s DNS may be down, or the name was retired.") {
+		return msg, w.adv
 	}
 	return msg, []string{
 		"Check the spelling of the outgoing (SMTP) server name in your mail program: " + t.Server + ".",
@@ -200,6 +251,11 @@ func explainDNSFailure(w *why) (string, []string) {
 
 func explainConnectionRefused(w *why) (string, []string) {
 	msg := "The server " + w.t.Server + " refused the connection on port " + w.port + ": nothing accepts mail there."
+	if _, ok := w.worked(); ok {
+		w.changed("The server may be down or restarting.")
+		w.suggest()
+		return msg, w.adv
+	}
 	if !w.suggest() {
 		w.add("Check the port in your mail program: mail programs use 587 (STARTTLS) or 465 (SSL/TLS).")
 	}
@@ -212,6 +268,10 @@ func explainConnectionTimeout(w *why) (string, []string) {
 	if w.f != nil && w.f.unreachable {
 		msg = "There is no network route to " + w.t.Server + " from here (" + w.detail + "), although this computer is online."
 	}
+	if w.changed("If you are on another network than then (a hotel, an office, a VPN), or a firewall or antivirus was updated, that may block mail ports now: try another network (a phone hotspot).") {
+		w.suggest()
+		return msg, w.adv
+	}
 	w.suggest()
 	w.add("Allow your mail program through the firewall or antivirus, or try another network (a phone hotspot) to see if this one blocks mail.")
 	return msg, w.adv
@@ -219,6 +279,10 @@ func explainConnectionTimeout(w *why) (string, []string) {
 
 func explainGreetingTimeout(w *why) (string, []string) {
 	msg := "The server accepted the connection but did not answer (" + w.detail + "). It may be overloaded, or security software is holding the connection."
+	if w.changed("If your antivirus scans email, turn that option off and check again.") {
+		w.suggest()
+		return msg, w.adv
+	}
 	w.suggest()
 	w.add("If your antivirus scans email, turn that option off and check again.",
 		"If it lasts, "+w.prov+" may have an outage: check its status page.")
@@ -229,7 +293,7 @@ func explainServiceUnavailable(w *why) (string, []string) {
 	f := w.f
 	if f != nil && f.reply != nil && f.reply.Code == 421 {
 		return "The server is temporarily not taking connections (" + w.reply + ").", []string{
-			"Nothing to change: wait a few minutes; smtpwatch keeps checking.",
+			w.again("Nothing to change: wait a few minutes; smtpwatch keeps checking.", "Nothing to change: wait a few minutes and run the check again."),
 			"If it lasts, " + w.prov + " may have an outage.",
 		}
 	}
@@ -247,17 +311,29 @@ func explainServiceUnavailable(w *why) (string, []string) {
 
 func explainWrongTLSMode(w *why) (string, []string) {
 	if s := w.r.Suggestion; s != nil && s.Security == SecurityTLS {
-		return "Port " + w.port + " expects SSL/TLS from the first byte, but the settings say " + w.t.Security.Label() + ".", []string{
+		msg := "Port " + w.port + " expects SSL/TLS from the first byte, but the settings say " + w.t.Security.Label() + "."
+		if w.changed("The server on port " + w.port + " now speaks SSL/TLS from the first byte: " + w.prov + " changed its setup, or something on the network intercepts the connection. Change the security to \"SSL/TLS\" only once " + w.prov + " confirms it.") {
+			return msg, w.adv
+		}
+		return msg, []string{
 			fmt.Sprintf("Set the outgoing server's security to \"SSL/TLS\" for port %s, or use port 587 with STARTTLS.", w.port),
 		}
 	}
-	return "Port " + w.port + " starts unencrypted and upgrades with STARTTLS, but the settings say SSL/TLS.", []string{
+	msg := "Port " + w.port + " starts unencrypted and upgrades with STARTTLS, but the settings say SSL/TLS."
+	if w.changed("The server on port " + w.port + " now starts unencrypted: " + w.prov + " changed its setup, or something on the network intercepts the connection. Change the security to \"STARTTLS\" only once " + w.prov + " confirms it.") {
+		return msg, w.adv
+	}
+	return msg, []string{
 		fmt.Sprintf("Set the outgoing server's security to \"STARTTLS\" for port %s, or use port 465 with SSL/TLS.", w.port),
 	}
 }
 
 func explainSTARTTLSUnsupported(w *why) (string, []string) {
 	msg := "The server does not offer encryption (STARTTLS) on port " + w.port + ", so your password could not be sent safely."
+	if w.changed("Something on your network may be stripping the offer of encryption: try another network, and do not turn encryption off.") {
+		w.suggest()
+		return msg, w.adv
+	}
 	if !w.suggest() {
 		w.add("Use port 465 with SSL/TLS, or 587 with STARTTLS, as " + w.prov + " documents.")
 	}
@@ -267,6 +343,10 @@ func explainSTARTTLSUnsupported(w *why) (string, []string) {
 
 func explainTLSHandshakeFailed(w *why) (string, []string) {
 	msg := "The encrypted connection could not be set up: " + w.detail + "."
+	if w.changed("If your antivirus scans encrypted email, turn that option off and check again.") {
+		w.suggest()
+		return msg, w.adv
+	}
 	w.suggest()
 	w.add("If your antivirus scans encrypted email, turn that option off and check again.",
 		"If it lasts, the server may only speak outdated TLS versions: contact "+w.prov+".")
@@ -287,6 +367,9 @@ func explainCertificateNotYetValid(w *why) (string, []string) {
 }
 
 func explainCertificateHostMismatch(w *why) (string, []string) {
+	if w.changed("The server now shows a certificate for another name: a mistake at " + w.prov + ", or someone is intercepting the connection. Do not accept the certificate warning in your mail program.") {
+		return "The server's certificate does not match the server name (" + w.detail + ").", w.adv
+	}
 	return "The server's certificate does not match the server name (" + w.detail + "). The name in your settings may be an alias, or someone is intercepting the connection.", []string{
 		"Use the exact outgoing server name " + w.prov + " documents.",
 		"Do not accept the certificate warning in your mail program.",
@@ -294,7 +377,11 @@ func explainCertificateHostMismatch(w *why) (string, []string) {
 }
 
 func explainCertificateUntrusted(w *why) (string, []string) {
-	return "The server's certificate is not trusted (" + w.detail + ").", []string{
+	msg := "The server's certificate is not trusted (" + w.detail + ")."
+	if w.changed("The certificate now comes from an authority this computer does not trust: a change at " + w.prov + ", or someone is intercepting the connection. Do not accept the certificate warning in your mail program.") {
+		return msg, w.adv
+	}
+	return msg, []string{
 		"If this is a company server with its own certificate authority, set ca_file to that authority's certificate.",
 		"Otherwise this can be a sign of interception: do not accept the certificate in your mail program.",
 	}
@@ -316,6 +403,9 @@ func explainTLSIntercepted(w *why) (string, []string) {
 
 func explainPlaintextAuthRefused(w *why) (string, []string) {
 	msg := "smtpwatch did not send your password: the connection on port " + w.port + " is not encrypted, and anyone on the network path could read it."
+	if w.changed("The server no longer offers encryption here: something on your network may be stripping it. Try another network; do not send the password unencrypted.") {
+		return msg, w.adv
+	}
 	if !w.suggest() {
 		w.add("Set the security to STARTTLS (port 587) or SSL/TLS (port 465).")
 	}
@@ -325,6 +415,10 @@ func explainPlaintextAuthRefused(w *why) (string, []string) {
 
 func explainAuthUnsupported(w *why) (string, []string) {
 	msg := "The server does not offer password sign-in on port " + w.port + " (" + w.detail + ")."
+	if w.changed("The server stopped offering password sign-in on this port: " + w.prov + " may have changed its setup, or something on the network strips the offer.") {
+		w.suggest()
+		return msg, w.adv
+	}
 	if !w.suggest() {
 		w.add("Use the submission port 587 (STARTTLS) or 465 (SSL/TLS); port 25 is for servers, not mail programs.")
 	}
@@ -332,11 +426,15 @@ func explainAuthUnsupported(w *why) (string, []string) {
 }
 
 func explainAuthRejected(w *why) (string, []string) {
-	return "Your password was rejected by the server (" + w.reply + ").", []string{
-		w.password() + ".",
-		"If you changed it on " + w.site() + " recently, use the new one.",
-		"Still rejected? Sign in at the provider's webmail: the account may be locked.",
+	if u := w.t.AppPasswordURL; u != "" {
+		// Such providers refuse the normal password of an account with
+		// 2-step verification with the same words as a wrong one.
+		w.add(w.prov + " needs an app password for mail programs; your normal password works only on its website. Create one at " + u + " and use it here.")
 	}
+	w.add(w.password()+".",
+		"If you changed it on "+w.site()+" recently, use the new one.",
+		"Still rejected? Sign in at the provider's webmail: the account may be locked.")
+	return "Your password was rejected by the server (" + w.reply + ").", w.adv
 }
 
 func explainAppPasswordRequired(w *why) (string, []string) {
@@ -359,7 +457,7 @@ func explainBasicAuthDisabled(w *why) (string, []string) {
 
 func explainAuthTemporaryFailure(w *why) (string, []string) {
 	return "The server could not check your password right now (" + w.detail + "). This is usually temporary, on the provider's side.", []string{
-		"Nothing to change: smtpwatch checks again.",
+		w.again("Nothing to change: smtpwatch checks again.", "Nothing to change: run the check again in a few minutes."),
 		"If it lasts more than an hour, contact " + w.prov + ".",
 	}
 }
@@ -385,7 +483,11 @@ func explainRecipientRejected(w *why) (string, []string) {
 }
 
 func explainProtocolError(w *why) (string, []string) {
-	return "The server answered in a way smtpwatch does not understand: " + w.detail + ".", []string{
+	msg := "The server answered in a way smtpwatch does not understand: " + w.detail + "."
+	if w.changed("Security software that inspects email can cause this: try with it disabled.") {
+		return msg, w.adv
+	}
+	return msg, []string{
 		"Check that the server name and port point at a mail server.",
 		"Security software that inspects email can cause this: try with it disabled.",
 	}
