@@ -227,7 +227,7 @@ func explainOffline(w *why) (string, []string) {
 func explainDNSFailure(w *why) (string, []string) {
 	t, f := w.t, w.f
 	if f != nil && f.timeout {
-		msg := "The name " + t.Server + " could not be looked up: the name server did not answer."
+		msg := "The name " + w.p.hostLabel() + " could not be looked up: the name server did not answer."
 		if w.changed("Your network's DNS is not working: restart the router, or try another network.") {
 			return msg, w.adv
 		}
@@ -236,8 +236,11 @@ func explainDNSFailure(w *why) (string, []string) {
 			"If other websites work, " + w.prov + "'s DNS may be down; wait a few minutes.",
 		}
 	}
-	msg := "The server name " + t.Server + " could not be found: the name server says it does not exist."
-	if f == nil || !strings.Contains(f.detail, "does not exist") {
+	msg := "The server name " + w.p.hostLabel() + " could not be found: the name server says it does not exist."
+	switch {
+	case w.p.hostErr != nil:
+		msg = "The server name " + w.detail + ", so it cannot be looked up."
+	case f == nil || !strings.Contains(f.detail, "does not exist"):
 		msg = "The server name " + t.Server + " could not be looked up (" + w.detail + ")."
 	}
 	if w.changed("The name no longer resolves: " + w.prov + "'s DNS may be down, or the name was retired.") {

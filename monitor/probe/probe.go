@@ -59,6 +59,8 @@ type prober struct {
 	d       Deps          // its Logger redacts through secrets
 	secrets *secrets      // every form of the credential, for redaction
 	res     Result        // unredacted: leaves only through Probe's return
+	host    string        // the server name in ASCII, for DNS and TLS (see asciiHost)
+	hostErr error         // why the server name is not a valid international name
 	ips     []net.IP      // the server's addresses, once resolved
 	core    time.Duration // the pipeline's time, follow-ups excluded
 }
@@ -79,6 +81,7 @@ func Probe(ctx context.Context, t Target, d Deps) Result {
 
 func newProber(t Target, d Deps) *prober {
 	p := &prober{t: t, d: d.withDefaults(), secrets: &secrets{}}
+	p.host, p.hostErr = asciiHost(t.Server)
 	// Registered before anything is sent: a server that learnt the
 	// password from an earlier check may quote it in its greeting.
 	p.secrets.password(t.Username, t.Password.Reveal())
