@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -158,9 +159,12 @@ func TestPasswordNeverPrinted(t *testing.T) {
 	}
 }
 
-// After probes of every kind, success and failure alike, no goroutine and no
-// file descriptor survives. The servers live in a subtest whose cleanup waits
-// for all of their goroutines, so what remains after it is the probe's.
+// After probes of every kind, success and failure alike, DNS lookups
+// included, no goroutine and no file descriptor survives. The servers live
+// in a subtest whose cleanup waits for all of their goroutines, so what
+// remains after it is the probe's. A goroutine that has handed over its
+// result may still be on its way out when Probe returns, so the counts get
+// a bounded moment to settle; one that is blocked never does.
 func TestNoLeaks(t *testing.T) {
 	f := newFixture(t)
 	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
@@ -168,33 +172,71 @@ func TestNoLeaks(t *testing.T) {
 		good := f.cert(t, smtptest.Leaf{})
 		rogue := f.rogue.Issue(t, smtptest.Leaf{})
 		implicit := smtptest.Start(t, smtptest.Options{Cert: good, Users: users, Implicit: true})
-		addrs := map[string]probe.Security{
-			smtptest.Start(t, smtptest.Options{Cert: good, Users: users}).Addr: probe.SecurityStartTLS,
-			implicit.Addr: probe.SecurityStartTLS, // wrong mode, found by the sniff
-			smtptest.Start(t, smtptest.Options{Handler: smtptest.Silent}).Addr:                         probe.SecurityStartTLS,
-			smtptest.Start(t, smtptest.Options{Handler: smtptest.Greet("421 4.3.2 go away")}).Addr:     probe.SecurityTLS,
-			smtptest.Start(t, smtptest.Options{Handler: smtptest.Trickle(20 * time.Millisecond)}).Addr: probe.SecurityAuto,
-			smtptest.Start(t, smtptest.Options{Handler: smtptest.Flood(1 << 20)}).Addr:                 probe.SecurityStartTLS,
-			smtptest.ClosedPort(t): probe.SecurityStartTLS,
-			smtptest.Blackhole(t):  probe.SecurityStartTLS,
-			smtptest.Start(t, smtptest.Options{Cert: good, Users: users, MaxTLSVersion: 0x0302}).Addr: probe.SecurityStartTLS,
-			smtptest.Start(t, smtptest.Options{Users: users, AllowInsecureAuth: true}).Addr:           probe.SecurityNone,
-			smtptest.Start(t, smtptest.Options{Cert: good, Users: map[string]string{"x": "y"}}).Addr:  probe.SecurityStartTLS,
-			smtptest.Start(t, smtptest.Options{Cert: &rogue}).Addr:                                    probe.SecurityStartTLS,
+		starttls := smtptest.Start(t, smtptest.Options{Cert: good, Users: users})
+		dns := smtptest.StartDNS(t, map[string][]net.IP{"mail.example.test": {net.IPv4(127, 0, 0, 1)}}, "silent.example.test")
+		type probeCase struct {
+			addr    string
+			sec     probe.Security
+			server  string // a name to look up instead of the address's IP
+			resolve probe.ResolveFunc
 		}
-		for addr, sec := range addrs {
-			tg := f.target(addr, sec)
+		cases := []probeCase{
+			{addr: starttls.Addr, sec: probe.SecurityStartTLS},
+			{addr: implicit.Addr, sec: probe.SecurityStartTLS}, // wrong mode, found by the sniff
+			{addr: smtptest.Start(t, smtptest.Options{Handler: smtptest.Silent}).Addr, sec: probe.SecurityStartTLS},
+			{addr: smtptest.Start(t, smtptest.Options{Handler: smtptest.Greet("421 4.3.2 go away")}).Addr, sec: probe.SecurityTLS},
+			{addr: smtptest.Start(t, smtptest.Options{Handler: smtptest.Trickle(20 * time.Millisecond)}).Addr, sec: probe.SecurityAuto},
+			{addr: smtptest.Start(t, smtptest.Options{Handler: smtptest.Flood(1 << 20)}).Addr, sec: probe.SecurityStartTLS},
+			{addr: smtptest.ClosedPort(t), sec: probe.SecurityStartTLS},
+			{addr: smtptest.Blackhole(t), sec: probe.SecurityStartTLS},
+			{addr: smtptest.Start(t, smtptest.Options{Cert: good, Users: users, MaxTLSVersion: 0x0302}).Addr, sec: probe.SecurityStartTLS},
+			{addr: smtptest.Start(t, smtptest.Options{Users: users, AllowInsecureAuth: true}).Addr, sec: probe.SecurityNone},
+			{addr: smtptest.Start(t, smtptest.Options{Cert: good, Users: map[string]string{"x": "y"}}).Addr, sec: probe.SecurityStartTLS},
+			{addr: smtptest.Start(t, smtptest.Options{Cert: &rogue}).Addr, sec: probe.SecurityStartTLS},
+			// Lookups: a name that resolves, one whose name server never
+			// answers (the lookup is cancelled), one that does not exist,
+			// and localhost through the default resolver (/etc/hosts).
+			{addr: starttls.Addr, sec: probe.SecurityStartTLS, server: "mail.example.test", resolve: dns.LookupHost},
+			{addr: starttls.Addr, sec: probe.SecurityStartTLS, server: "silent.example.test", resolve: dns.LookupHost},
+			{addr: starttls.Addr, sec: probe.SecurityStartTLS, server: "nosuch.example.test", resolve: dns.LookupHost},
+			{addr: starttls.Addr, sec: probe.SecurityStartTLS, server: "mail.example.test", resolve: dns.Resolver().LookupIPAddr},
+			{addr: smtptest.ClosedPort(t), sec: probe.SecurityStartTLS, server: "localhost"},
+		}
+		for _, c := range cases {
+			tg := f.target(c.addr, c.sec)
 			tg.Timeout = 1500 * time.Millisecond
 			d := f.deps()
 			d.Alternatives = []probe.Alternative{{Port: implicit.Port, Security: probe.SecurityTLS}}
+			if c.server != "" {
+				tg.Server, d.Resolve = c.server, c.resolve
+			}
 			probe.Probe(context.Background(), tg, d)
 		}
 	})
-	if g, fd := runtime.NumGoroutine(), openFDs(t); g > baseG || fd > baseFD {
+	g, fd := settle(baseG, baseFD)
+	if g > baseG || fd > baseFD {
 		buf := make([]byte, 1<<16)
 		n := runtime.Stack(buf, true)
 		t.Fatalf("goroutines %d (baseline %d), fds %d (baseline %d)\n%s", g, baseG, fd, baseFD, buf[:n])
 	}
+}
+
+// settle waits, for at most 5 s, until no more than g goroutines run and
+// fd files are open, and returns the last counts.
+func settle(g, fd int) (int, int) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ng, nfd := runtime.NumGoroutine(), countFDs()
+		if ng <= g && nfd <= fd || time.Now().After(deadline) {
+			return ng, nfd
+		}
+		time.Sleep(10 * time.Millisecond) // bounded polling: goroutines end on their own
+	}
+}
+
+func countFDs() int {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	return len(entries)
 }
 
 func openFDs(t *testing.T) int {
