@@ -18,13 +18,13 @@ import (
 func (p *prober) auth(ctx context.Context, s *session) *failure {
 	began := time.Now()
 	if p.t.Username == "" {
-		p.record(PhaseAuth, began, true, "skipped: no credentials configured")
+		record(s.ps, PhaseAuth, began, true, "skipped: no credentials configured")
 		return nil
 	}
 	if s.tls == nil && !p.t.AllowPlaintextAuth {
 		// go-smtp would send AUTH PLAIN over plaintext; the rule is ours.
 		detail := "refused to send the password without encryption"
-		p.record(PhaseAuth, began, false, detail)
+		record(s.ps, PhaseAuth, began, false, detail)
 		return &failure{cause: CausePlaintextAuthRefused, detail: detail}
 	}
 	mechs, offered := s.authMechanisms()
@@ -33,7 +33,7 @@ func (p *prober) auth(ctx context.Context, s *session) *failure {
 	switch {
 	case !offered:
 		detail := "the server offers no sign-in (AUTH) on this port"
-		p.record(PhaseAuth, began, false, detail)
+		record(s.ps, PhaseAuth, began, false, detail)
 		return &failure{cause: CauseAuthUnsupported, detail: detail}
 	case slices.Contains(mechs, sasl.Plain):
 		mech, client = sasl.Plain, sasl.NewPlainClient("", p.t.Username, p.t.Password.Reveal())
@@ -41,21 +41,21 @@ func (p *prober) auth(ctx context.Context, s *session) *failure {
 		mech, client = sasl.Login, sasl.NewLoginClient(p.t.Username, p.t.Password.Reveal())
 	case slices.Contains(mechs, "XOAUTH2") || slices.Contains(mechs, sasl.OAuthBearer):
 		detail := "the server accepts only OAuth sign-in (" + strings.Join(mechs, " ") + "), not a password"
-		p.record(PhaseAuth, began, false, detail)
+		record(s.ps, PhaseAuth, began, false, detail)
 		return &failure{cause: CauseBasicAuthDisabled, detail: detail}
 	default:
 		detail := "no password mechanism offered (" + strings.Join(mechs, " ") + ")"
-		p.record(PhaseAuth, began, false, detail)
+		record(s.ps, PhaseAuth, began, false, detail)
 		return &failure{cause: CauseAuthUnsupported, detail: detail}
 	}
 	rp, err := s.saslExchange(ctx, client)
 	if err == nil && rp == nil {
 		p.res.AuthVerified = true
-		p.record(PhaseAuth, began, true, "AUTH "+mech+" accepted for "+p.t.Username)
+		record(s.ps, PhaseAuth, began, true, "AUTH "+mech+" accepted for "+p.t.Username)
 		return nil
 	}
 	f := classifyAuth(ctx, rp, err)
-	p.record(PhaseAuth, began, false, f.detail)
+	record(s.ps, PhaseAuth, began, false, f.detail)
 	return f
 }
 
@@ -77,7 +77,9 @@ func (s *session) saslExchange(ctx context.Context, c sasl.Client) (*Reply, erro
 	}
 	line := "AUTH " + mech
 	if ir != nil {
-		line += " " + encodeSASL(ir)
+		enc := encodeSASL(ir)
+		s.p.secrets.sent(ir, enc)
+		line += " " + enc
 	}
 	r, err := s.w.cmd(dl, line)
 	for step := 0; ; step++ {
@@ -101,7 +103,9 @@ func (s *session) saslExchange(ctx context.Context, c sasl.Client) (*Reply, erro
 			_, _ = s.w.cmd(dl, "*") // abort, as RFC 4954 says
 			return nil, derr
 		}
-		r, err = s.w.cmd(dl, encodeSASL(resp))
+		enc := encodeSASL(resp)
+		s.p.secrets.sent(resp, enc)
+		r, err = s.w.cmd(dl, enc)
 	}
 }
 
@@ -164,46 +168,4 @@ func containsAny(s string, subs ...string) bool {
 
 func isRateLimit(text string) bool {
 	return containsAny(text, "too many", "rate limit", "ratelimit", "rate-limit", "quota", "exceeded", "limit")
-}
-
-// envelope is the optional envelope phase: would the server take mail from
-// this sender to this recipient? MAIL FROM, RCPT TO, then RSET; never DATA.
-func (p *prober) envelope(ctx context.Context, s *session) *failure {
-	if p.t.From == "" || p.t.Rcpt == "" {
-		return nil
-	}
-	began := time.Now()
-	s.client.CommandTimeout = time.Until(deadline(ctx, p.t.timeout()))
-	if err := s.client.Mail(p.t.From, nil); err != nil {
-		f := envelopeFailure(ctx, err, CauseSenderRejected, "MAIL FROM:<"+p.t.From+">")
-		p.record(PhaseEnvelope, began, false, f.detail)
-		return f
-	}
-	if err := s.client.Rcpt(p.t.Rcpt, nil); err != nil {
-		f := envelopeFailure(ctx, err, CauseRecipientRejected, "RCPT TO:<"+p.t.Rcpt+">")
-		p.record(PhaseEnvelope, began, false, f.detail)
-		return f
-	}
-	detail := "sender " + p.t.From + " and recipient " + p.t.Rcpt + " accepted; nothing sent"
-	if err := s.client.Reset(); err != nil {
-		detail += " (RSET failed)"
-	}
-	p.record(PhaseEnvelope, began, true, detail)
-	return nil
-}
-
-func envelopeFailure(ctx context.Context, err error, cause Cause, what string) *failure {
-	rp := smtpReply(err)
-	if rp == nil {
-		f := ioFailure(ctx, what, err)
-		f.reset = false // after AUTH: never a second connection
-		return f
-	}
-	f := &failure{cause: cause, detail: what + ": " + rp.String(), reply: rp}
-	if rp.Code == 421 {
-		f.cause = CauseServiceUnavailable
-	} else if isRateLimit(strings.ToLower(rp.Message)) {
-		f.cause = CauseRateLimited
-	}
-	return f
 }

@@ -22,3 +22,16 @@ func TestCauseVocabulary(t *testing.T) {
 		t.Errorf("%d short texts for %d causes", len(shortText), len(AllCauses))
 	}
 }
+
+// Every cause has its own explainer, and no explainer is for an unknown
+// cause: a new cause cannot fall back to printing a bare detail.
+func TestEveryCauseExplained(t *testing.T) {
+	for _, c := range AllCauses {
+		if explainers[c] == nil {
+			t.Errorf("%s has no explainer", c)
+		}
+	}
+	if len(explainers) != len(AllCauses) {
+		t.Errorf("%d explainers for %d causes", len(explainers), len(AllCauses))
+	}
+}

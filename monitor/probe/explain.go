@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"smtpwatch/monitor/human"
 	"strings"
 	"time"
 )
@@ -53,270 +54,469 @@ func (p *prober) warnings(core time.Duration, completed bool) []Cause {
 }
 
 // explain gives the plain-words message and the concrete advice for a cause,
-// in the account's own terms.
+// in the account's own terms. Each cause has its own explainer in
+// explainers; a cause without one (none today, see TestEveryCauseExplained)
+// falls back to the failure's detail.
 func (p *prober) explain(c Cause, f *failure) (string, []string) {
-	t, r := p.t, &p.res
-	prov := t.DisplayName()
-	detail, reply := "", ""
+	w := &why{p: p, t: p.t, r: &p.res, f: f, prov: p.t.DisplayName(), port: fmt.Sprint(p.t.Port)}
 	if f != nil {
-		detail = f.detail
+		w.detail = f.detail
 		if f.reply != nil {
-			reply = f.reply.String()
+			w.reply = f.reply.String()
 		}
 	}
-	var adv []string
-	suggest := func() bool {
-		if r.Suggestion == nil {
-			return false
-		}
-		adv = append(adv, fmt.Sprintf("Port %d with %s works from here: change your mail program's outgoing server to port %d, security %q.",
-			r.Suggestion.Port, r.Suggestion.Security.Label(), r.Suggestion.Port, r.Suggestion.Security.Label()))
-		return true
+	if e, ok := explainers[c]; ok {
+		return e(w)
 	}
-	password := "Re-enter the password"
-	if t.Username != "" {
-		password += " for " + t.Username
-	}
-	if t.CredentialHint != "" {
-		password += " (" + t.CredentialHint + ")"
-	}
-	port := fmt.Sprint(t.Port)
-	// A provider known by name has a website to speak of; a bare host
-	// name does not.
-	site := "your provider's website"
-	if t.Provider != "" {
-		site = "the " + t.Provider + " website"
-	}
+	return w.detail, nil
+}
 
-	switch c {
-	case CauseOK:
-		if r.AuthVerified && r.TLS == nil {
-			return "Sending works, but the server accepted your sign-in WITHOUT encryption: your password crossed the network readable.", []string{
-				"Set the security to STARTTLS (port 587) or SSL/TLS (port 465) if the server offers it.",
-			}
-		}
-		if r.AuthVerified {
-			return "Sending works: the server accepted your sign-in over an encrypted connection.", nil
-		}
-		if r.TLS == nil {
-			return "The server answers, without encryption (sign-in not checked this time).", nil
-		}
-		return "The server answers and its encryption is in order (sign-in not checked this time).", nil
+// why is what an explainer knows: the account, the run so far and, for a
+// failure, what was seen.
+type why struct {
+	p      *prober
+	t      Target
+	r      *Result
+	f      *failure // nil for ok and for warnings
+	prov   string   // the provider's display name
+	detail string   // the failure's one-line detail, or ""
+	reply  string   // the server's reply that explains the failure, or ""
+	port   string
+	adv    []string // advice gathered so far
+}
 
-	case CauseOffline:
-		return "This computer is offline: neither " + t.Server + " nor any reference site can be reached.", []string{
-			"Check Wi-Fi or the network cable; restart the modem/router.",
-			"smtpwatch checks again as soon as the network is back.",
-		}
+// explainer says one cause in words: a message and advice lines.
+type explainer func(w *why) (string, []string)
 
-	case CauseDNSFailure:
-		if f != nil && f.timeout {
-			return "The name " + t.Server + " could not be looked up: the name server did not answer.", []string{
-				"Your network's DNS is not working: restart the router, or try another network.",
-				"If other websites work, " + prov + "'s DNS may be down; wait a few minutes.",
-			}
+// explainers holds one explainer per cause.
+var explainers = map[Cause]explainer{
+	CauseOK:                      explainOK,
+	CauseOffline:                 explainOffline,
+	CauseDNSFailure:              explainDNSFailure,
+	CauseConnectionRefused:       explainConnectionRefused,
+	CauseConnectionTimeout:       explainConnectionTimeout,
+	CauseGreetingTimeout:         explainGreetingTimeout,
+	CauseServiceUnavailable:      explainServiceUnavailable,
+	CauseWrongTLSMode:            explainWrongTLSMode,
+	CauseSTARTTLSUnsupported:     explainSTARTTLSUnsupported,
+	CauseTLSHandshakeFailed:      explainTLSHandshakeFailed,
+	CauseCertificateExpired:      explainCertificateExpired,
+	CauseCertificateNotYetValid:  explainCertificateNotYetValid,
+	CauseCertificateHostMismatch: explainCertificateHostMismatch,
+	CauseCertificateUntrusted:    explainCertificateUntrusted,
+	CauseTLSIntercepted:          explainTLSIntercepted,
+	CausePlaintextAuthRefused:    explainPlaintextAuthRefused,
+	CauseAuthUnsupported:         explainAuthUnsupported,
+	CauseAuthRejected:            explainAuthRejected,
+	CauseAppPasswordRequired:     explainAppPasswordRequired,
+	CauseBasicAuthDisabled:       explainBasicAuthDisabled,
+	CauseAuthTemporaryFailure:    explainAuthTemporaryFailure,
+	CauseRateLimited:             explainRateLimited,
+	CauseSenderRejected:          explainSenderRejected,
+	CauseRecipientRejected:       explainRecipientRejected,
+	CauseProtocolError:           explainProtocolError,
+	CauseCertificateExpiring:     explainCertificateExpiring,
+	CauseSlowResponse:            explainSlowResponse,
+	CauseNoCredentials:           explainNoCredentials,
+}
+
+// suggest adds the other port and mode seen to work, if any, and reports
+// whether there was one.
+func (w *why) suggest() bool {
+	s := w.r.Suggestion
+	if s == nil {
+		return false
+	}
+	w.adv = append(w.adv, fmt.Sprintf("Port %d with %s works from here: change your mail program's outgoing server to port %d, security %q.",
+		s.Port, s.Security.Label(), s.Port, s.Security.Label()))
+	return true
+}
+
+// add appends advice lines.
+func (w *why) add(lines ...string) { w.adv = append(w.adv, lines...) }
+
+// password is the advice to re-enter the password, naming the user and
+// how to change it.
+func (w *why) password() string {
+	s := "Re-enter the password"
+	if w.t.Username != "" {
+		s += " for " + w.t.Username
+	}
+	if w.t.CredentialHint != "" {
+		s += " (" + w.t.CredentialHint + ")"
+	}
+	return s
+}
+
+// site is the provider's website: a provider known by name has one to
+// speak of; a bare host name does not.
+func (w *why) site() string {
+	if w.t.Provider != "" {
+		return "the " + w.t.Provider + " website"
+	}
+	return "your provider's website"
+}
+
+// worked is the line that says these settings worked before, and when:
+// "It worked at 13:00 with these same settings, so ...". ok is false when
+// that is not known (Target.WorkedAt is zero).
+func (w *why) worked() (line string, ok bool) {
+	at := w.t.WorkedAt
+	if at.IsZero() {
+		return "", false
+	}
+	when := "at " + at.Format("15:04")
+	if y, m, d := w.p.d.Clock.Now().In(at.Location()).Date(); y != at.Year() || m != at.Month() || d != at.Day() {
+		when = "on " + at.Format("2006-01-02") + " " + when
+	}
+	return "It worked " + when + " with these same settings, so the server or the network changed, not your settings.", true
+}
+
+// changed is the advice for a failure that, alone, would point at the
+// settings, when these settings are known to have worked: say when, give
+// the lines that fit a change on the way or at the provider, and point to
+// the provider. It reports false, adding nothing, when no earlier success
+// is known.
+func (w *why) changed(lines ...string) bool {
+	line, ok := w.worked()
+	if !ok {
+		return false
+	}
+	w.add(line)
+	w.add(lines...)
+	w.add("Check " + w.prov + "'s status page, or ask its support whether something changed.")
+	if w.t.Watching {
+		w.add("smtpwatch keeps checking and tells you when sending works again.")
+	}
+	return true
+}
+
+// again is the advice to check again: a daemon that watches the account
+// (Target.Watching) checks again by itself and may promise so; a one-shot
+// check must not.
+func (w *why) again(watching, oneShot string) string {
+	if w.t.Watching {
+		return watching
+	}
+	return oneShot
+}
+
+func explainOK(w *why) (string, []string) {
+	r := w.r
+	if r.AuthVerified && r.TLS == nil {
+		return "Sending works, but the server accepted your sign-in WITHOUT encryption: your password crossed the network readable.", []string{
+			"Set the security to STARTTLS (port 587) or SSL/TLS (port 465) if the server offers it.",
 		}
-		msg := "The server name " + t.Server + " could not be found: the name server says it does not exist."
-		if f == nil || !strings.Contains(f.detail, "does not exist") {
-			msg = "The server name " + t.Server + " could not be looked up (" + detail + ")."
+	}
+	if r.AuthVerified {
+		return "Sending works: the server accepted your sign-in over an encrypted connection.", nil
+	}
+	if r.TLS == nil {
+		return "The server answers, without encryption (sign-in not checked this time).", nil
+	}
+	return "The server answers and its encryption is in order (sign-in not checked this time).", nil
+}
+
+func explainOffline(w *why) (string, []string) {
+	return "This computer is offline: neither " + w.t.Server + " nor any reference site can be reached.", []string{
+		"Check Wi-Fi or the network cable; restart the modem/router.",
+		w.again("smtpwatch checks again as soon as the network is back.", "Run the check again once the network is back."),
+	}
+}
+
+func explainDNSFailure(w *why) (string, []string) {
+	t, f := w.t, w.f
+	if f != nil && f.timeout {
+		msg := "The name " + w.p.hostLabel() + " could not be looked up: the name server did not answer."
+		if w.changed("Your network's DNS is not working: restart the router, or try another network.") {
+			return msg, w.adv
 		}
 		return msg, []string{
-			"Check the spelling of the outgoing (SMTP) server name in your mail program: " + t.Server + ".",
-			"If the name is right, the provider's DNS may be down; try again in a few minutes.",
-		}
-
-	case CauseConnectionRefused:
-		msg := "The server " + t.Server + " refused the connection on port " + port + ": nothing accepts mail there."
-		if !suggest() {
-			adv = append(adv, "Check the port in your mail program: mail programs use 587 (STARTTLS) or 465 (SSL/TLS).")
-		}
-		adv = append(adv, "If the settings are right, the server may be down: check "+prov+"'s status page or support.")
-		return msg, adv
-
-	case CauseConnectionTimeout:
-		msg := "Nothing answered on port " + port + ": something between this computer and the server drops the connection — a firewall, an antivirus \"mail shield\", or the network you are on (hotel and office networks often block mail ports)."
-		if f != nil && f.unreachable {
-			msg = "There is no network route to " + t.Server + " from here (" + detail + "), although this computer is online."
-		}
-		suggest()
-		adv = append(adv,
-			"Allow your mail program through the firewall or antivirus, or try another network (a phone hotspot) to see if this one blocks mail.")
-		return msg, adv
-
-	case CauseGreetingTimeout:
-		msg := "The server accepted the connection but did not answer (" + detail + "). It may be overloaded, or security software is holding the connection."
-		suggest()
-		adv = append(adv, "If your antivirus scans email, turn that option off and check again.",
-			"If it lasts, "+prov+" may have an outage: check its status page.")
-		return msg, adv
-
-	case CauseServiceUnavailable:
-		if f != nil && f.reply != nil && f.reply.Code == 421 {
-			return "The server is temporarily not taking connections (" + reply + ").", []string{
-				"Nothing to change: wait a few minutes; smtpwatch keeps checking.",
-				"If it lasts, " + prov + " may have an outage.",
-			}
-		}
-		if f != nil && f.reply != nil {
-			return "The server refused to talk to this computer (" + reply + "). This often means your network's address is on a block list.", []string{
-				"If you are on a VPN or a public network, try without the VPN or from another network.",
-				"Otherwise contact " + prov + " support and quote: " + reply,
-			}
-		}
-		return "The server closed the connection before it said anything (" + detail + ").", []string{
-			"Security software or a firewall can do this: try with email scanning disabled.",
-			"If it lasts, contact " + prov + " support.",
-		}
-
-	case CauseWrongTLSMode:
-		if r.Suggestion != nil && r.Suggestion.Security == SecurityTLS {
-			return "Port " + port + " expects SSL/TLS from the first byte, but the settings say " + t.Security.Label() + ".", []string{
-				fmt.Sprintf("Set the outgoing server's security to \"SSL/TLS\" for port %s, or use port 587 with STARTTLS.", port),
-			}
-		}
-		return "Port " + port + " starts unencrypted and upgrades with STARTTLS, but the settings say SSL/TLS.", []string{
-			fmt.Sprintf("Set the outgoing server's security to \"STARTTLS\" for port %s, or use port 465 with SSL/TLS.", port),
-		}
-
-	case CauseSTARTTLSUnsupported:
-		msg := "The server does not offer encryption (STARTTLS) on port " + port + ", so your password could not be sent safely."
-		if !suggest() {
-			adv = append(adv, "Use port 465 with SSL/TLS, or 587 with STARTTLS, as "+prov+" documents.")
-		}
-		adv = append(adv, "If this server used to offer STARTTLS, something on your network may be stripping it: try another network.")
-		return msg, adv
-
-	case CauseTLSHandshakeFailed:
-		msg := "The encrypted connection could not be set up: " + detail + "."
-		suggest()
-		adv = append(adv, "If your antivirus scans encrypted email, turn that option off and check again.",
-			"If it lasts, the server may only speak outdated TLS versions: contact "+prov+".")
-		return msg, adv
-
-	case CauseCertificateExpired:
-		return "The server's certificate has expired (" + detail + "): mail programs rightly refuse such a connection.", []string{
-			"Check this computer's date and time first.",
-			"If they are right, the problem is on " + prov + "'s side: wait for the renewal, and do not click through certificate warnings meanwhile.",
-		}
-
-	case CauseCertificateNotYetValid:
-		return "The server's certificate is not valid yet (" + detail + "). Usually this computer's clock is wrong.", []string{
-			"Set the date, time and time zone correctly (turn on automatic time).",
-		}
-
-	case CauseCertificateHostMismatch:
-		return "The server's certificate does not match the server name (" + detail + "). The name in your settings may be an alias, or someone is intercepting the connection.", []string{
-			"Use the exact outgoing server name " + prov + " documents.",
-			"Do not accept the certificate warning in your mail program.",
-		}
-
-	case CauseCertificateUntrusted:
-		return "The server's certificate is not trusted (" + detail + ").", []string{
-			"If this is a company server with its own certificate authority, set ca_file to that authority's certificate.",
-			"Otherwise this can be a sign of interception: do not accept the certificate in your mail program.",
-		}
-
-	case CauseTLSIntercepted:
-		who := "Security software"
-		if r.TLS != nil && r.TLS.Interceptor != "" {
-			who = r.TLS.Interceptor
-		}
-		adv = []string{
-			"Turn off the scanning of encrypted email in your antivirus or firewall (often called \"Mail Shield\", \"SSL filter\" or \"scan encrypted connections\"), or add an exception for " + t.Server + ".",
-		}
-		if r.Status == StatusFailing {
-			return "Your security software is intercepting the encrypted connection: the certificate comes from " + who + ", not from " + prov + ", and this computer does not trust it.", adv
-		}
-		return "Sending works, but your security software intercepts the connection: the certificate comes from " + who + ", not from " + prov + ".", adv
-
-	case CausePlaintextAuthRefused:
-		msg := "smtpwatch did not send your password: the connection on port " + port + " is not encrypted, and anyone on the network path could read it."
-		if !suggest() {
-			adv = append(adv, "Set the security to STARTTLS (port 587) or SSL/TLS (port 465).")
-		}
-		adv = append(adv, "Only if you accept that risk on a trusted network: allow_plaintext_auth = true.")
-		return msg, adv
-
-	case CauseAuthUnsupported:
-		msg := "The server does not offer password sign-in on port " + port + " (" + detail + ")."
-		if !suggest() {
-			adv = append(adv, "Use the submission port 587 (STARTTLS) or 465 (SSL/TLS); port 25 is for servers, not mail programs.")
-		}
-		return msg, adv
-
-	case CauseAuthRejected:
-		return "Your password was rejected by the server (" + reply + ").", []string{
-			password + ".",
-			"If you changed it on " + site + " recently, use the new one.",
-			"Still rejected? Sign in at the provider's webmail: the account may be locked.",
-		}
-
-	case CauseAppPasswordRequired:
-		where := "in your account's security settings"
-		if t.AppPasswordURL != "" {
-			where = "at " + t.AppPasswordURL
-		}
-		return prov + " wants an app password for mail programs, not your normal password (" + reply + ").", []string{
-			"Create an app password " + where + " and use it instead of your normal password.",
-			password + " with the app password.",
-		}
-
-	case CauseBasicAuthDisabled:
-		return prov + " no longer accepts a password for sending; it requires sign-in with OAuth (\"modern authentication\") (" + detail + ").", []string{
-			"Use a mail program that signs in with your " + prov + " account in a browser window (OAuth).",
-			"For a work account, ask your administrator to enable SMTP AUTH for this mailbox.",
-		}
-
-	case CauseAuthTemporaryFailure:
-		return "The server could not check your password right now (" + detail + "). This is usually temporary, on the provider's side.", []string{
-			"Nothing to change: smtpwatch checks again.",
-			"If it lasts more than an hour, contact " + prov + ".",
-		}
-
-	case CauseRateLimited:
-		return "The server is limiting this account or network (" + detail + ").", []string{
-			"Wait before sending more; such limits usually lift within an hour.",
-			"Repeated failed sign-ins cause this too: check the password in all your devices' mail programs.",
-		}
-
-	case CauseSenderRejected:
-		return "The server would not accept mail from " + t.From + " (" + reply + ").", []string{
-			"Send from the address that belongs to this account" + orEmpty(" ("+t.Username+")", t.Username != "") + ".",
-		}
-
-	case CauseRecipientRejected:
-		return "The server would not accept mail to " + t.Rcpt + " (" + reply + ").", []string{
-			"Check the recipient address.",
-			"\"Relay access denied\" means the server does not know you: make sure sign-in is on in your mail program.",
-		}
-
-	case CauseProtocolError:
-		return "The server answered in a way smtpwatch does not understand: " + detail + ".", []string{
-			"Check that the server name and port point at a mail server.",
-			"Security software that inspects email can cause this: try with it disabled.",
-		}
-
-	case CauseCertificateExpiring:
-		days, date := 0, ""
-		if r.TLS != nil {
-			days, date = r.TLS.DaysLeft, r.TLS.NotAfter.Format(time.DateOnly)
-		}
-		return fmt.Sprintf("Sending works, but the server's certificate expires in %s (%s).", plural(days, "day", "days"), date), []string{
-			"Nothing to do unless it stops: " + prov + " must renew it.",
-		}
-
-	case CauseSlowResponse:
-		return fmt.Sprintf("Sending works, but the server is slow: the check took %s (more than %s).",
-				p.core.Round(time.Millisecond), t.slowThreshold()), []string{
-				"Your mail program may time out; if it lasts, the network or the provider is congested.",
-			}
-
-	case CauseNoCredentials:
-		return "The server is reachable and its encryption is in order, but sign-in was not checked: no username is configured.", []string{
-			"Add username and a password source (password_keyring, password_env or password_command) to check sign-in too.",
+			"Your network's DNS is not working: restart the router, or try another network.",
+			"If other websites work, " + w.prov + "'s DNS may be down; wait a few minutes.",
 		}
 	}
-	return detail, nil
+	msg := "The server name " + w.p.hostLabel() + " could not be found: the name server says it does not exist."
+	switch {
+	case w.p.hostErr != nil:
+		msg = "The server name " + w.detail + ", so it cannot be looked up."
+	case f == nil || !strings.Contains(f.detail, "does not exist"):
+		msg = "The server name " + t.Server + " could not be looked up (" + w.detail + ")."
+	}
+	if w.changed("The name no longer resolves: " + w.prov + "'s DNS may be down, or the name was retired.") {
+		return msg, w.adv
+	}
+	return msg, []string{
+		"Check the spelling of the outgoing (SMTP) server name in your mail program: " + t.Server + ".",
+		"If the name is right, the provider's DNS may be down; try again in a few minutes.",
+	}
+}
+
+func explainConnectionRefused(w *why) (string, []string) {
+	msg := "The server " + w.t.Server + " refused the connection on port " + w.port + ": nothing accepts mail there."
+	if _, ok := w.worked(); ok {
+		w.changed("The server may be down or restarting.")
+		w.suggest()
+		return msg, w.adv
+	}
+	if !w.suggest() {
+		w.add("Check the port in your mail program: mail programs use 587 (STARTTLS) or 465 (SSL/TLS).")
+	}
+	w.add("If the settings are right, the server may be down: check " + w.prov + "'s status page or support.")
+	return msg, w.adv
+}
+
+func explainConnectionTimeout(w *why) (string, []string) {
+	msg := "Nothing answered on port " + w.port + ": something between this computer and the server drops the connection — a firewall, an antivirus \"mail shield\", or the network you are on (hotel and office networks often block mail ports)."
+	if w.f != nil && w.f.unreachable {
+		msg = "There is no network route to " + w.t.Server + " from here (" + w.detail + "), although this computer is online."
+	}
+	if w.changed("If you are on another network than then (a hotel, an office, a VPN), or a firewall or antivirus was updated, that may block mail ports now: try another network (a phone hotspot).") {
+		w.suggest()
+		return msg, w.adv
+	}
+	w.suggest()
+	w.add("Allow your mail program through the firewall or antivirus, or try another network (a phone hotspot) to see if this one blocks mail.")
+	return msg, w.adv
+}
+
+func explainGreetingTimeout(w *why) (string, []string) {
+	msg := "The server accepted the connection but did not answer (" + w.detail + "). It may be overloaded, or security software is holding the connection."
+	if w.changed("If your antivirus scans email, turn that option off and check again.") {
+		w.suggest()
+		return msg, w.adv
+	}
+	w.suggest()
+	w.add("If your antivirus scans email, turn that option off and check again.",
+		"If it lasts, "+w.prov+" may have an outage: check its status page.")
+	return msg, w.adv
+}
+
+func explainServiceUnavailable(w *why) (string, []string) {
+	f := w.f
+	if f != nil && f.reply != nil && f.reply.Code == 421 {
+		return "The server is temporarily not taking connections (" + w.reply + ").", []string{
+			w.again("Nothing to change: wait a few minutes; smtpwatch keeps checking.", "Nothing to change: wait a few minutes and run the check again."),
+			"If it lasts, " + w.prov + " may have an outage.",
+		}
+	}
+	if f != nil && f.reply != nil {
+		return "The server refused to talk to this computer (" + w.reply + "). This often means your network's address is on a block list.", []string{
+			"If you are on a VPN or a public network, try without the VPN or from another network.",
+			"Otherwise contact " + w.prov + " support and quote: " + w.reply,
+		}
+	}
+	return "The server closed the connection before it said anything (" + w.detail + ").", []string{
+		"Security software or a firewall can do this: try with email scanning disabled.",
+		"If it lasts, contact " + w.prov + " support.",
+	}
+}
+
+func explainWrongTLSMode(w *why) (string, []string) {
+	if s := w.r.Suggestion; s != nil && s.Security == SecurityTLS {
+		msg := "Port " + w.port + " expects SSL/TLS from the first byte, but the settings say " + w.t.Security.Label() + "."
+		if w.changed("The server on port " + w.port + " now speaks SSL/TLS from the first byte: " + w.prov + " changed its setup, or something on the network intercepts the connection. Change the security to \"SSL/TLS\" only once " + w.prov + " confirms it.") {
+			return msg, w.adv
+		}
+		return msg, []string{
+			fmt.Sprintf("Set the outgoing server's security to \"SSL/TLS\" for port %s, or use port 587 with STARTTLS.", w.port),
+		}
+	}
+	msg := "Port " + w.port + " starts unencrypted and upgrades with STARTTLS, but the settings say SSL/TLS."
+	if w.changed("The server on port " + w.port + " now starts unencrypted: " + w.prov + " changed its setup, or something on the network intercepts the connection. Change the security to \"STARTTLS\" only once " + w.prov + " confirms it.") {
+		return msg, w.adv
+	}
+	return msg, []string{
+		fmt.Sprintf("Set the outgoing server's security to \"STARTTLS\" for port %s, or use port 465 with SSL/TLS.", w.port),
+	}
+}
+
+func explainSTARTTLSUnsupported(w *why) (string, []string) {
+	msg := "The server does not offer encryption (STARTTLS) on port " + w.port + ", so your password could not be sent safely."
+	if w.changed("Something on your network may be stripping the offer of encryption: try another network, and do not turn encryption off.") {
+		w.suggest()
+		return msg, w.adv
+	}
+	if !w.suggest() {
+		w.add("Use port 465 with SSL/TLS, or 587 with STARTTLS, as " + w.prov + " documents.")
+	}
+	w.add("If this server used to offer STARTTLS, something on your network may be stripping it: try another network.")
+	return msg, w.adv
+}
+
+func explainTLSHandshakeFailed(w *why) (string, []string) {
+	msg := "The encrypted connection could not be set up: " + w.detail + "."
+	if w.changed("If your antivirus scans encrypted email, turn that option off and check again.") {
+		w.suggest()
+		return msg, w.adv
+	}
+	w.suggest()
+	w.add("If your antivirus scans encrypted email, turn that option off and check again.",
+		"If it lasts, the server may only speak outdated TLS versions: contact "+w.prov+".")
+	return msg, w.adv
+}
+
+func explainCertificateExpired(w *why) (string, []string) {
+	return "The server's certificate has expired (" + w.detail + "): mail programs rightly refuse such a connection.", []string{
+		"Check this computer's date and time first.",
+		"If they are right, the problem is on " + w.prov + "'s side: wait for the renewal, and do not click through certificate warnings meanwhile.",
+	}
+}
+
+func explainCertificateNotYetValid(w *why) (string, []string) {
+	return "The server's certificate is not valid yet (" + w.detail + "). Usually this computer's clock is wrong.", []string{
+		"Set the date, time and time zone correctly (turn on automatic time).",
+	}
+}
+
+func explainCertificateHostMismatch(w *why) (string, []string) {
+	if w.changed("The server now shows a certificate for another name: a mistake at " + w.prov + ", or someone is intercepting the connection. Do not accept the certificate warning in your mail program.") {
+		return "The server's certificate does not match the server name (" + w.detail + ").", w.adv
+	}
+	return "The server's certificate does not match the server name (" + w.detail + "). The name in your settings may be an alias, or someone is intercepting the connection.", []string{
+		"Use the exact outgoing server name " + w.prov + " documents.",
+		"Do not accept the certificate warning in your mail program.",
+	}
+}
+
+func explainCertificateUntrusted(w *why) (string, []string) {
+	msg := "The server's certificate is not trusted (" + w.detail + ")."
+	if w.changed("The certificate now comes from an authority this computer does not trust: a change at " + w.prov + ", or someone is intercepting the connection. Do not accept the certificate warning in your mail program.") {
+		return msg, w.adv
+	}
+	return msg, []string{
+		"If this is a company server with its own certificate authority, set ca_file to that authority's certificate.",
+		"Otherwise this can be a sign of interception: do not accept the certificate in your mail program.",
+	}
+}
+
+func explainTLSIntercepted(w *why) (string, []string) {
+	who := "Security software"
+	if w.r.TLS != nil && w.r.TLS.Interceptor != "" {
+		who = w.r.TLS.Interceptor
+	}
+	adv := []string{
+		"Turn off the scanning of encrypted email in your antivirus or firewall (often called \"Mail Shield\", \"SSL filter\" or \"scan encrypted connections\"), or add an exception for " + w.t.Server + ".",
+	}
+	if w.r.Status == StatusFailing {
+		return "Your security software is intercepting the encrypted connection: the certificate comes from " + who + ", not from " + w.prov + ", and this computer does not trust it.", adv
+	}
+	return "Sending works, but your security software intercepts the connection: the certificate comes from " + who + ", not from " + w.prov + ".", adv
+}
+
+func explainPlaintextAuthRefused(w *why) (string, []string) {
+	msg := "smtpwatch did not send your password: the connection on port " + w.port + " is not encrypted, and anyone on the network path could read it."
+	if w.changed("The server no longer offers encryption here: something on your network may be stripping it. Try another network; do not send the password unencrypted.") {
+		return msg, w.adv
+	}
+	if !w.suggest() {
+		w.add("Set the security to STARTTLS (port 587) or SSL/TLS (port 465).")
+	}
+	w.add("Only if you accept that risk on a trusted network: allow_plaintext_auth = true.")
+	return msg, w.adv
+}
+
+func explainAuthUnsupported(w *why) (string, []string) {
+	msg := "The server does not offer password sign-in on port " + w.port + " (" + w.detail + ")."
+	if w.changed("The server stopped offering password sign-in on this port: " + w.prov + " may have changed its setup, or something on the network strips the offer.") {
+		w.suggest()
+		return msg, w.adv
+	}
+	if !w.suggest() {
+		w.add("Use the submission port 587 (STARTTLS) or 465 (SSL/TLS); port 25 is for servers, not mail programs.")
+	}
+	return msg, w.adv
+}
+
+func explainAuthRejected(w *why) (string, []string) {
+	if u := w.t.AppPasswordURL; u != "" {
+		// Such providers refuse the normal password of an account with
+		// 2-step verification with the same words as a wrong one.
+		w.add(w.prov + " needs an app password for mail programs; your normal password works only on its website. Create one at " + u + " and use it here.")
+	}
+	w.add(w.password()+".",
+		"If you changed it on "+w.site()+" recently, use the new one.",
+		"Still rejected? Sign in at the provider's webmail: the account may be locked.")
+	return "Your password was rejected by the server (" + w.reply + ").", w.adv
+}
+
+func explainAppPasswordRequired(w *why) (string, []string) {
+	where := "in your account's security settings"
+	if w.t.AppPasswordURL != "" {
+		where = "at " + w.t.AppPasswordURL
+	}
+	return w.prov + " wants an app password for mail programs, not your normal password (" + w.reply + ").", []string{
+		"Create an app password " + where + " and use it instead of your normal password.",
+		w.password() + " with the app password.",
+	}
+}
+
+func explainBasicAuthDisabled(w *why) (string, []string) {
+	return w.prov + " no longer accepts a password for sending; it requires sign-in with OAuth (\"modern authentication\") (" + w.detail + ").", []string{
+		"Use a mail program that signs in with your " + w.prov + " account in a browser window (OAuth).",
+		"For a work account, ask your administrator to enable SMTP AUTH for this mailbox.",
+	}
+}
+
+func explainAuthTemporaryFailure(w *why) (string, []string) {
+	return "The server could not check your password right now (" + w.detail + "). This is usually temporary, on the provider's side.", []string{
+		w.again("Nothing to change: smtpwatch checks again.", "Nothing to change: run the check again in a few minutes."),
+		"If it lasts more than an hour, contact " + w.prov + ".",
+	}
+}
+
+func explainRateLimited(w *why) (string, []string) {
+	return "The server is limiting this account or network (" + w.detail + ").", []string{
+		"Wait before sending more; such limits usually lift within an hour.",
+		"Repeated failed sign-ins cause this too: check the password in all your devices' mail programs.",
+	}
+}
+
+func explainSenderRejected(w *why) (string, []string) {
+	return "The server would not accept mail from " + w.t.From + " (" + w.reply + ").", []string{
+		"Send from the address that belongs to this account" + orEmpty(" ("+w.t.Username+")", w.t.Username != "") + ".",
+	}
+}
+
+func explainRecipientRejected(w *why) (string, []string) {
+	return "The server would not accept mail to " + w.t.Rcpt + " (" + w.reply + ").", []string{
+		"Check the recipient address.",
+		"\"Relay access denied\" means the server does not know you: make sure sign-in is on in your mail program.",
+	}
+}
+
+func explainProtocolError(w *why) (string, []string) {
+	msg := "The server answered in a way smtpwatch does not understand: " + w.detail + "."
+	if w.changed("Security software that inspects email can cause this: try with it disabled.") {
+		return msg, w.adv
+	}
+	return msg, []string{
+		"Check that the server name and port point at a mail server.",
+		"Security software that inspects email can cause this: try with it disabled.",
+	}
+}
+
+func explainCertificateExpiring(w *why) (string, []string) {
+	days, date := 0, ""
+	if tls := w.r.TLS; tls != nil {
+		days, date = tls.DaysLeft, tls.NotAfter.Format(time.DateOnly)
+	}
+	return fmt.Sprintf("Sending works, but the server's certificate expires in %s (%s).", plural(days, "day", "days"), date), []string{
+		"Nothing to do unless it stops: " + w.prov + " must renew it.",
+	}
+}
+
+func explainSlowResponse(w *why) (string, []string) {
+	return fmt.Sprintf("Sending works, but the server is slow: the check took %s (more than %s).",
+			human.Duration(w.p.core), human.Duration(w.t.slowThreshold())), []string{
+			"Your mail program may time out; if it lasts, the network or the provider is congested.",
+		}
+}
+
+func explainNoCredentials(w *why) (string, []string) {
+	return "The server is reachable and its encryption is in order, but sign-in was not checked: no username is configured.", []string{
+		"Add username and a password source (password_keyring, password_env or password_command) to check sign-in too.",
+	}
 }
 
 func orEmpty(s string, cond bool) string {

@@ -86,7 +86,7 @@ func (p *prober) alternative(ctx context.Context) *Suggestion {
 			s, f := p.open(ctx, p.ips, a.Port, a.Security, &ps)
 			if s != nil {
 				if f == nil {
-					s.quit(ctx, &ps)
+					s.quit(ctx)
 				}
 				s.close()
 			}

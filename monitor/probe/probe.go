@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"syscall"
@@ -54,24 +55,48 @@ func (f *failure) Error() string { return string(f.cause) + ": " + f.detail }
 
 // prober is the state of one Probe call.
 type prober struct {
-	t    Target
-	d    Deps
-	res  Result
-	ips  []net.IP      // the server's addresses, once resolved
-	core time.Duration // the pipeline's time, follow-ups excluded
+	t       Target
+	d       Deps          // its Logger redacts through secrets
+	secrets *secrets      // every form of the credential, for redaction
+	res     Result        // unredacted: leaves only through Probe's return
+	host    string        // the server name in ASCII, for DNS and TLS (see asciiHost)
+	hostErr error         // why the server name is not a valid international name
+	ips     []net.IP      // the server's addresses, once resolved
+	core    time.Duration // the pipeline's time, follow-ups excluded
 }
 
 // Probe runs the pipeline once against t and returns the classified result.
 // It blocks for at most t.Timeout (default 30 s); cancelling ctx ends it
 // sooner. It never panics on anything a server sends.
+//
+// No form of the credential leaves Probe: the returned Result and every
+// record logged to d.Logger are redacted (see secrets), whatever the
+// server quoted back.
 func Probe(ctx context.Context, t Target, d Deps) Result {
-	p := &prober{t: t, d: d.withDefaults()}
+	p := newProber(t, d)
+	p.check(ctx)
+	// The single exit: the result is redacted here and nowhere else.
+	return p.secrets.result(p.res)
+}
+
+func newProber(t Target, d Deps) *prober {
+	p := &prober{t: t, d: d.withDefaults(), secrets: &secrets{}}
+	p.host, p.hostErr = asciiHost(t.Server)
+	// Registered before anything is sent: a server that learnt the
+	// password from an earlier check may quote it in its greeting.
+	p.secrets.password(t.Username, t.Password.Reveal())
+	p.d.Logger = slog.New(redactHandler{p.d.Logger.Handler(), p.secrets})
 	p.res = Result{
 		Name: t.Name, Provider: t.DisplayName(), Server: t.Server, Port: t.Port, Security: t.Security,
 		CheckedAt: p.d.Clock.Now(),
 	}
+	return p
+}
+
+// check runs the pipeline, the follow-ups and the diagnosis into p.res.
+func (p *prober) check(ctx context.Context) {
 	begin := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, t.timeout())
+	ctx, cancel := context.WithTimeout(ctx, p.t.timeout())
 	defer cancel()
 
 	f := p.run(ctx)
@@ -79,12 +104,16 @@ func Probe(ctx context.Context, t Target, d Deps) Result {
 	f = p.followUp(ctx, f)
 	p.conclude(f)
 	p.res.Duration = time.Since(begin)
-	return p.res
+	if f != nil {
+		p.d.Logger.Debug("check failed", "account", p.t.Name, "cause", string(f.cause), "detail", f.detail, "error", f.err)
+	}
 }
 
-// record appends a finished phase to the result.
-func (p *prober) record(name string, began time.Time, ok bool, detail string) {
-	p.res.Phases = append(p.res.Phases, Phase{Name: name, OK: ok, Duration: time.Since(began), Detail: detail})
+// record appends a finished phase to ps. It is the one way phases are
+// recorded: the main run records into its Result, each follow-up attempt
+// (another port or mode) into a list of its own.
+func record(ps *[]Phase, name string, began time.Time, ok bool, detail string) {
+	*ps = append(*ps, Phase{Name: name, OK: ok, Duration: time.Since(began), Detail: detail})
 }
 
 // deadline is now+limit, or the context's deadline if that comes first.
@@ -151,7 +180,7 @@ func (p *prober) run(ctx context.Context) *failure {
 	}
 	if f != nil {
 		if s != nil && f.reply != nil {
-			s.quit(ctx, &p.res.Phases)
+			s.quit(ctx)
 		}
 		return f
 	}
@@ -161,55 +190,9 @@ func (p *prober) run(ctx context.Context) *failure {
 		}
 	}
 	if f == nil || f.reply != nil {
-		s.quit(ctx, &p.res.Phases)
+		s.quit(ctx)
 	}
 	return f
-}
-
-// resolve is the dns phase.
-func (p *prober) resolve(ctx context.Context) ([]net.IP, *failure) {
-	began := time.Now()
-	if ip := net.ParseIP(p.t.Server); ip != nil {
-		p.record(PhaseDNS, began, true, "IP address, no lookup needed")
-		return []net.IP{ip}, nil
-	}
-	if p.t.Server == "" {
-		p.record(PhaseDNS, began, false, "no server name configured")
-		return nil, &failure{cause: CauseDNSFailure, detail: "no server name configured"}
-	}
-	rctx, cancel := context.WithTimeout(ctx, p.stageLimit())
-	defer cancel()
-	ipas, err := p.d.Resolve(rctx, p.t.Server)
-	if err == nil && len(ipas) == 0 {
-		err = &net.DNSError{Err: "no addresses", Name: p.t.Server, IsNotFound: true}
-	}
-	if err != nil {
-		f := &failure{cause: CauseDNSFailure, err: err, timeout: isTimeout(rctx, err)}
-		var de *net.DNSError
-		switch {
-		case errors.As(err, &de) && de.IsNotFound:
-			f.detail = fmt.Sprintf("the name %s does not exist", p.t.Server)
-		case f.timeout:
-			f.detail = fmt.Sprintf("no answer from the name server for %s", p.t.Server)
-		default:
-			f.detail = fmt.Sprintf("could not look up %s: %s", p.t.Server, sanitize(err.Error(), 100))
-		}
-		p.record(PhaseDNS, began, false, f.detail)
-		return nil, f
-	}
-	ips := make([]net.IP, 0, len(ipas))
-	for _, a := range ipas {
-		ips = append(ips, a.IP)
-	}
-	p.record(PhaseDNS, began, true, fmt.Sprintf("%s → %s", p.t.Server, plural(len(ips), "address", "addresses")))
-	return ips, nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // smtpReply converts a go-smtp error into the reply it carries, if any.

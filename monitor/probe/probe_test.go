@@ -434,6 +434,21 @@ func TestProbeCauses(t *testing.T) {
 			check:  wantReply(553, "5.7.1"),
 		},
 		{
+			name: "sender_rejected at RCPT time, as servers that delay rejections report it", sec: probe.SecurityStartTLS,
+			cause: probe.CauseSenderRejected, status: probe.StatusFailing,
+			server: with(func(t *testing.T) smtptest.Options {
+				return smtptest.Options{Cert: good(t), Users: users, RcptError: &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+					Message: "<bob@example.test>: Sender address rejected: not owned by user " + user}}
+			}),
+			target: func(tg *probe.Target) { tg.From, tg.Rcpt = "bob@example.test", "carol@example.test" },
+			check: func(t *testing.T, r probe.Result) {
+				wantReply(553, "5.7.1")(t, r)
+				if advice := strings.Join(r.Advice, " "); strings.Contains(advice, "recipient") || !strings.Contains(advice, user) {
+					t.Errorf("advice %q: want the account's own address, not the recipient", advice)
+				}
+			},
+		},
+		{
 			name: "recipient_rejected", sec: probe.SecurityStartTLS, cause: probe.CauseRecipientRejected, status: probe.StatusFailing,
 			server: with(func(t *testing.T) smtptest.Options {
 				return smtptest.Options{Cert: good(t), Users: users, RcptError: &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "Recipient address rejected: User unknown"}}

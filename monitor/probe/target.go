@@ -191,7 +191,11 @@ var DefaultAlternatives = []Alternative{
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // ResolveFunc looks up a host name's addresses; net.Resolver.LookupIPAddr
-// satisfies it.
+// satisfies it. host is in ASCII (an international name arrives in its
+// xn-- form). It must return once ctx is done: Probe cancels ctx before it
+// returns and counts on the lookup having ended then. (LookupIPAddr leaves
+// its query running on a shared goroutine for a moment after a
+// cancellation; the default uses LookupHost, which does not.)
 type ResolveFunc func(ctx context.Context, host string) ([]net.IPAddr, error)
 
 // Clock tells the time. A nil Clock in Deps means the real clock.
@@ -201,7 +205,7 @@ type Clock interface{ Now() time.Time }
 // network and clock and the default follow-ups.
 type Deps struct {
 	Dial    DialFunc    // nil means a net.Dialer
-	Resolve ResolveFunc // nil means net.DefaultResolver
+	Resolve ResolveFunc // nil means net.DefaultResolver.LookupHost
 	Clock   Clock       // nil means time.Now; also used to judge certificate dates
 	Logger  *slog.Logger
 
@@ -228,7 +232,7 @@ func (d Deps) withDefaults() Deps {
 		d.Dial = nd.DialContext
 	}
 	if d.Resolve == nil {
-		d.Resolve = net.DefaultResolver.LookupIPAddr
+		d.Resolve = lookupHost
 	}
 	if d.Clock == nil {
 		d.Clock = realClock{}

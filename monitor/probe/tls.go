@@ -30,12 +30,14 @@ func (e *certError) Error() string { return e.detail }
 // an expired certificate from a wrong host name or an antivirus re-signing
 // the connection). verifyPeer is at least as strict: chain to the system
 // roots or the account's CA file, host name, and validity dates, with dates
-// judged by the injected clock. ServerName is set explicitly because we dial
+// judged by the injected clock. The name checked and sent is the ASCII
+// form of an international name (see asciiHost), as certificates carry it.
+// ServerName is set explicitly because we dial
 // an IP address we resolved ourselves, and crypto/tls would otherwise send
 // no SNI; servers hosting several names then present the wrong certificate.
 func (p *prober) tlsConfig(info **TLSInfo) *tls.Config {
 	return &tls.Config{
-		ServerName:         p.t.Server,
+		ServerName:         p.host,
 		InsecureSkipVerify: true, // replaced by verifyPeer, see above
 		MinVersion:         tls.VersionTLS12,
 		VerifyConnection: func(cs tls.ConnectionState) error {
@@ -74,7 +76,7 @@ func (p *prober) verifyPeer(cs tls.ConnectionState) (*TLSInfo, error) {
 		Roots:         p.t.RootCAs,
 		Intermediates: inter,
 		CurrentTime:   now,
-		DNSName:       p.t.Server,
+		DNSName:       p.host,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
 	if chainErr == nil {
@@ -92,8 +94,8 @@ func (p *prober) verifyPeer(cs tls.ConnectionState) (*TLSInfo, error) {
 		return info, &certError{CauseCertificateExpired, fmt.Sprintf("certificate expired %s", leaf.NotAfter.UTC().Format(time.DateOnly))}
 	case now.Before(leaf.NotBefore):
 		return info, &certError{CauseCertificateNotYetValid, fmt.Sprintf("certificate valid only from %s; this computer's clock says %s", leaf.NotBefore.UTC().Format(time.DateOnly), now.UTC().Format(time.DateOnly))}
-	case leaf.VerifyHostname(p.t.Server) != nil:
-		return info, &certError{CauseCertificateHostMismatch, fmt.Sprintf("certificate is for %s, not %s", certNames(leaf), p.t.Server)}
+	case leaf.VerifyHostname(p.host) != nil:
+		return info, &certError{CauseCertificateHostMismatch, fmt.Sprintf("certificate is for %s, not %s", certNames(leaf), p.hostLabel())}
 	}
 	var invalid x509.CertificateInvalidError
 	if errors.As(chainErr, &invalid) && invalid.Reason == x509.Expired {

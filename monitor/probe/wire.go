@@ -21,7 +21,7 @@ const (
 	maxReadBytes   = 64 << 10 // per connection, TLS records included
 	maxLineBytes   = 2000     // RFC 5321 allows 512; go-smtp allows 2000
 	maxReplyLines  = 100
-	quitWaitBudget = 2 * time.Second
+	quitWaitBudget = 2 * time.Second // to write QUIT into a stuck connection
 )
 
 var (
@@ -236,6 +236,16 @@ func (w *wire) cmd(deadline time.Time, line string) (reply, error) {
 		return reply{}, err
 	}
 	return readReply(w.br)
+}
+
+// send writes one command line before the deadline and does not wait for
+// the reply.
+func (w *wire) send(deadline time.Time, line string) error {
+	if err := w.nc.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w.nc, line+"\r\n")
+	return err
 }
 
 // handoff returns a connection for go-smtp: reads first replay the greeting

@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,30 +38,84 @@ func commands(log string) []string {
 	return out
 }
 
+// roundTrips counts the times a client waits for the server: each
+// connection it opens (the TCP handshake) and each read that follows a
+// write. A client that sends QUIT and closes does not wait for the 221.
+type roundTrips struct{ n atomic.Int32 }
+
+func (rt *roundTrips) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	rt.n.Add(1)
+	return &waitConn{Conn: c, rt: rt}, nil
+}
+
+type waitConn struct {
+	net.Conn
+	rt    *roundTrips
+	mu    sync.Mutex
+	wrote bool // a write since the last read: the next read waits for an answer
+}
+
+func (c *waitConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	c.wrote = true
+	c.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+func (c *waitConn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	if c.wrote {
+		c.rt.n.Add(1)
+		c.wrote = false
+	}
+	c.mu.Unlock()
+	return c.Conn.Read(b)
+}
+
 // A full STARTTLS + AUTH probe costs exactly the commands the protocol
 // needs: EHLO, STARTTLS, EHLO again (RFC 3207 requires it), one AUTH with
-// its initial response, QUIT. Each is one round trip.
+// its initial response, QUIT. It waits for the TCP handshake, for each of
+// those replies but QUIT's, and once for the TLS 1.3 handshake: 6 round
+// trips in all (7 when it waited for the 221).
 func TestFullProbeCommandSequence(t *testing.T) {
 	f := newFixture(t)
 	for _, tc := range []struct {
-		name string
-		opt  smtptest.Options
-		sec  probe.Security
-		skip bool
-		want string
+		name       string
+		opt        smtptest.Options
+		sec        probe.Security
+		skip       bool
+		want       string
+		roundTrips int32
 	}{
-		{"starttls+auth", smtptest.Options{Users: users}, probe.SecurityStartTLS, false, "EHLO STARTTLS EHLO AUTH QUIT"},
-		{"implicit tls+auth", smtptest.Options{Users: users, Implicit: true}, probe.SecurityTLS, false, "EHLO AUTH QUIT"},
-		{"starttls connectivity only", smtptest.Options{Users: users}, probe.SecurityStartTLS, true, "EHLO STARTTLS QUIT"},
+		{"starttls+auth", smtptest.Options{Users: users}, probe.SecurityStartTLS, false, "EHLO STARTTLS EHLO AUTH QUIT", 6},
+		{"implicit tls+auth", smtptest.Options{Users: users, Implicit: true}, probe.SecurityTLS, false, "EHLO AUTH QUIT", 5},
+		{"starttls connectivity only", smtptest.Options{Users: users}, probe.SecurityStartTLS, true, "EHLO STARTTLS QUIT", 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.opt.Cert = f.cert(t, smtptest.Leaf{})
 			srv := smtptest.Start(t, tc.opt)
 			tg := f.target(srv.Addr, tc.sec)
 			tg.SkipAuth = tc.skip
-			r := probe.Probe(context.Background(), tg, f.deps())
+			var rt roundTrips
+			d := f.deps()
+			d.Dial = rt.dial
+			r := probe.Probe(context.Background(), tg, d)
 			if r.Cause != probe.CauseOK {
 				t.Fatalf("cause %s: %s", r.Cause, r.Message)
+			}
+			if n := rt.n.Load(); n != tc.roundTrips {
+				t.Errorf("%d round trips, want %d", n, tc.roundTrips)
+			}
+			if p, ok := r.Phase(probe.PhaseQuit); !ok || !p.OK || !strings.Contains(p.Detail, "QUIT sent") {
+				t.Errorf("quit phase %+v, want QUIT reported as sent", p)
+			}
+			if !srv.Idle(5 * time.Second) {
+				t.Fatal("the server still holds the connection")
 			}
 			if got := strings.Join(commands(srv.Log()), " "); got != tc.want {
 				t.Errorf("commands %q, want %q", got, tc.want)
@@ -120,14 +177,17 @@ func TestRejectedPasswordIsSentOnce(t *testing.T) {
 	if n := srv.AuthAttempts.Load(); n != 1 {
 		t.Errorf("%d AUTH attempts, want exactly 1", n)
 	}
-	// Nothing after the rejection but QUIT, and the server answers it: no
+	// Nothing after the rejection but QUIT, and the server reads it: no
 	// stray SASL abort ("*"), which is valid only mid-exchange and which
 	// Postfix takes as a non-SMTP command and hangs up on.
+	if !srv.Idle(5 * time.Second) {
+		t.Fatal("the server still holds the connection")
+	}
 	if got := strings.Join(commands(srv.Log()), " "); got != "EHLO STARTTLS EHLO AUTH QUIT" {
 		t.Errorf("commands %q, want EHLO STARTTLS EHLO AUTH QUIT", got)
 	}
 	if p, ok := r.Phase(probe.PhaseQuit); !ok || !p.OK {
-		t.Errorf("quit phase %+v: the server must still answer QUIT", p)
+		t.Errorf("quit phase %+v: QUIT must still be sent", p)
 	}
 }
 
@@ -158,9 +218,12 @@ func TestPasswordNeverPrinted(t *testing.T) {
 	}
 }
 
-// After probes of every kind, success and failure alike, no goroutine and no
-// file descriptor survives. The servers live in a subtest whose cleanup waits
-// for all of their goroutines, so what remains after it is the probe's.
+// After probes of every kind, success and failure alike, DNS lookups
+// included, no goroutine and no file descriptor survives. The servers live
+// in a subtest whose cleanup waits for all of their goroutines, so what
+// remains after it is the probe's. A goroutine that has handed over its
+// result may still be on its way out when Probe returns, so the counts get
+// a bounded moment to settle; one that is blocked never does.
 func TestNoLeaks(t *testing.T) {
 	f := newFixture(t)
 	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
@@ -168,33 +231,71 @@ func TestNoLeaks(t *testing.T) {
 		good := f.cert(t, smtptest.Leaf{})
 		rogue := f.rogue.Issue(t, smtptest.Leaf{})
 		implicit := smtptest.Start(t, smtptest.Options{Cert: good, Users: users, Implicit: true})
-		addrs := map[string]probe.Security{
-			smtptest.Start(t, smtptest.Options{Cert: good, Users: users}).Addr: probe.SecurityStartTLS,
-			implicit.Addr: probe.SecurityStartTLS, // wrong mode, found by the sniff
-			smtptest.Start(t, smtptest.Options{Handler: smtptest.Silent}).Addr:                         probe.SecurityStartTLS,
-			smtptest.Start(t, smtptest.Options{Handler: smtptest.Greet("421 4.3.2 go away")}).Addr:     probe.SecurityTLS,
-			smtptest.Start(t, smtptest.Options{Handler: smtptest.Trickle(20 * time.Millisecond)}).Addr: probe.SecurityAuto,
-			smtptest.Start(t, smtptest.Options{Handler: smtptest.Flood(1 << 20)}).Addr:                 probe.SecurityStartTLS,
-			smtptest.ClosedPort(t): probe.SecurityStartTLS,
-			smtptest.Blackhole(t):  probe.SecurityStartTLS,
-			smtptest.Start(t, smtptest.Options{Cert: good, Users: users, MaxTLSVersion: 0x0302}).Addr: probe.SecurityStartTLS,
-			smtptest.Start(t, smtptest.Options{Users: users, AllowInsecureAuth: true}).Addr:           probe.SecurityNone,
-			smtptest.Start(t, smtptest.Options{Cert: good, Users: map[string]string{"x": "y"}}).Addr:  probe.SecurityStartTLS,
-			smtptest.Start(t, smtptest.Options{Cert: &rogue}).Addr:                                    probe.SecurityStartTLS,
+		starttls := smtptest.Start(t, smtptest.Options{Cert: good, Users: users})
+		dns := smtptest.StartDNS(t, map[string][]net.IP{"mail.example.test": {net.IPv4(127, 0, 0, 1)}}, "silent.example.test")
+		type probeCase struct {
+			addr    string
+			sec     probe.Security
+			server  string // a name to look up instead of the address's IP
+			resolve probe.ResolveFunc
 		}
-		for addr, sec := range addrs {
-			tg := f.target(addr, sec)
+		cases := []probeCase{
+			{addr: starttls.Addr, sec: probe.SecurityStartTLS},
+			{addr: implicit.Addr, sec: probe.SecurityStartTLS}, // wrong mode, found by the sniff
+			{addr: smtptest.Start(t, smtptest.Options{Handler: smtptest.Silent}).Addr, sec: probe.SecurityStartTLS},
+			{addr: smtptest.Start(t, smtptest.Options{Handler: smtptest.Greet("421 4.3.2 go away")}).Addr, sec: probe.SecurityTLS},
+			{addr: smtptest.Start(t, smtptest.Options{Handler: smtptest.Trickle(20 * time.Millisecond)}).Addr, sec: probe.SecurityAuto},
+			{addr: smtptest.Start(t, smtptest.Options{Handler: smtptest.Flood(1 << 20)}).Addr, sec: probe.SecurityStartTLS},
+			{addr: smtptest.ClosedPort(t), sec: probe.SecurityStartTLS},
+			{addr: smtptest.Blackhole(t), sec: probe.SecurityStartTLS},
+			{addr: smtptest.Start(t, smtptest.Options{Cert: good, Users: users, MaxTLSVersion: 0x0302}).Addr, sec: probe.SecurityStartTLS},
+			{addr: smtptest.Start(t, smtptest.Options{Users: users, AllowInsecureAuth: true}).Addr, sec: probe.SecurityNone},
+			{addr: smtptest.Start(t, smtptest.Options{Cert: good, Users: map[string]string{"x": "y"}}).Addr, sec: probe.SecurityStartTLS},
+			{addr: smtptest.Start(t, smtptest.Options{Cert: &rogue}).Addr, sec: probe.SecurityStartTLS},
+			// Lookups: a name that resolves, one whose name server never
+			// answers (the lookup is cancelled), one that does not exist,
+			// and localhost through the default resolver (/etc/hosts).
+			{addr: starttls.Addr, sec: probe.SecurityStartTLS, server: "mail.example.test", resolve: dns.LookupHost},
+			{addr: starttls.Addr, sec: probe.SecurityStartTLS, server: "silent.example.test", resolve: dns.LookupHost},
+			{addr: starttls.Addr, sec: probe.SecurityStartTLS, server: "nosuch.example.test", resolve: dns.LookupHost},
+			{addr: starttls.Addr, sec: probe.SecurityStartTLS, server: "mail.example.test", resolve: dns.Resolver().LookupIPAddr},
+			{addr: smtptest.ClosedPort(t), sec: probe.SecurityStartTLS, server: "localhost"},
+		}
+		for _, c := range cases {
+			tg := f.target(c.addr, c.sec)
 			tg.Timeout = 1500 * time.Millisecond
 			d := f.deps()
 			d.Alternatives = []probe.Alternative{{Port: implicit.Port, Security: probe.SecurityTLS}}
+			if c.server != "" {
+				tg.Server, d.Resolve = c.server, c.resolve
+			}
 			probe.Probe(context.Background(), tg, d)
 		}
 	})
-	if g, fd := runtime.NumGoroutine(), openFDs(t); g > baseG || fd > baseFD {
+	g, fd := settle(baseG, baseFD)
+	if g > baseG || fd > baseFD {
 		buf := make([]byte, 1<<16)
 		n := runtime.Stack(buf, true)
 		t.Fatalf("goroutines %d (baseline %d), fds %d (baseline %d)\n%s", g, baseG, fd, baseFD, buf[:n])
 	}
+}
+
+// settle waits, for at most 5 s, until no more than g goroutines run and
+// fd files are open, and returns the last counts.
+func settle(g, fd int) (int, int) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ng, nfd := runtime.NumGoroutine(), countFDs()
+		if ng <= g && nfd <= fd || time.Now().After(deadline) {
+			return ng, nfd
+		}
+		time.Sleep(10 * time.Millisecond) // bounded polling: goroutines end on their own
+	}
+}
+
+func countFDs() int {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	return len(entries)
 }
 
 func openFDs(t *testing.T) int {

@@ -50,6 +50,21 @@ func (d *DNS) Resolver() *net.Resolver {
 	}}
 }
 
+// LookupHost resolves host through this server with LookupHost, which
+// runs the query on the caller's goroutine: it has the shape of
+// probe.ResolveFunc and ends when ctx does.
+func (d *DNS) LookupHost(ctx context.Context, host string) ([]net.IPAddr, error) {
+	addrs, err := d.Resolver().LookupHost(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]net.IPAddr, 0, len(addrs))
+	for _, a := range addrs {
+		out = append(out, net.IPAddr{IP: net.ParseIP(a)})
+	}
+	return out, nil
+}
+
 func (d *DNS) serve() {
 	buf := make([]byte, 1500)
 	for {

@@ -52,7 +52,9 @@ func Flood(limit int) func(net.Conn) {
 // Script is a Handler that plays a plaintext conversation: it sends the
 // greeting, then for each command line the client sends, the reply of the
 // first rule whose prefix matches (case-insensitively); "QUIT" ends it. A
-// reply may hold several lines separated by "\n".
+// reply may hold several lines separated by "\n", and "{line}" in a reply
+// stands for the command line it answers, as a hostile server would quote
+// it back.
 func Script(greeting string, rules ...[2]string) func(net.Conn) {
 	return func(c net.Conn) {
 		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
@@ -73,7 +75,7 @@ func Script(greeting string, rules ...[2]string) func(net.Conn) {
 			reply := "500 5.5.2 unknown command"
 			for _, r := range rules {
 				if strings.HasPrefix(strings.ToUpper(line), strings.ToUpper(r[0])) {
-					reply = r[1]
+					reply = strings.ReplaceAll(r[1], "{line}", line)
 					break
 				}
 			}

@@ -151,6 +151,26 @@ func (s *Server) Received() [][]byte {
 	return out
 }
 
+// Idle waits until the server holds no open connection — every session
+// has ended as the client left it — or the timeout passes, and reports
+// whether it is idle. A client that sends QUIT and closes without waiting
+// for the reply is done before the server has read the QUIT.
+func (s *Server) Idle(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond) // bounded polling of sessions that end on their own
+	}
+}
+
 // Log is go-smtp's debug log of every session, decrypted, both directions.
 func (s *Server) Log() string {
 	s.mu.Lock()
