@@ -37,7 +37,7 @@ const (
 	// shares this many characters in a row with a base64 form we sent;
 	// servers truncate what they quote ("AHVAeAB..."). Shorter common
 	// runs happen by chance.
-	minEncodedFragment = 8
+	minEncodedFragment = 6
 )
 
 // secrets are the forms of the account's credential that may come back in
