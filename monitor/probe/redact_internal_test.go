@@ -20,7 +20,7 @@ func TestRedactRules(t *testing.T) {
 		{&s, "535 5.7.8 failed (password=hunter22)", "535 5.7.8 failed (password=[redacted])"},
 		{&s, "535 failed for " + blob, "535 failed for [redacted]"},
 		{&s, "535 failed for " + blob[:8] + "...", "535 failed for [redacted]..."},
-		{&s, "535 failed for " + blob[:7] + "...", "535 failed for [redacted]..."}, // "AHVAeAB...", as servers truncate
+		{&s, "535 failed for " + blob[:7] + "...", "535 failed for [redacted]..."},       // "AHVAeAB...", as servers truncate
 		{&s, "535 failed for " + blob[:5] + "...", "535 failed for " + blob[:5] + "..."}, // too short to tell from chance
 		{&s, "535 failed for xyz" + blob[5:20] + "!", "535 failed for [redacted]!"},      // a fragment inside a longer run
 		{&s, "you sent " + base64.StdEncoding.EncodeToString([]byte("hunter22")), "you sent [redacted]"},
