@@ -68,6 +68,7 @@ func TestLoadErrors(t *testing.T) {
 		{"single-bracket-account.toml", `testdata/single-bracket-account.toml:1: account: want [[account]] with double brackets, one per account; got [account]`},
 		{"wrong-type-bool.toml", `testdata/wrong-type-bool.toml:4: account "charter": enabled: want true or false, got string "yes"`},
 		{"inline-account-error.toml", `testdata/inline-account-error.toml:3: account "b": port: 0 is out of range: want 1 to 65535`},
+		{"int-too-large.toml", `testdata/int-too-large.toml:4: account.port: the number 99999999999999999999 is far too large`},
 		{"second-account-error.toml", `testdata/second-account-error.toml:14: account "three": security: unknown security "sometimes": want starttls, tls, none or auto`},
 	}
 	if runtime.GOOS == "windows" {

@@ -65,11 +65,17 @@ func parse(file string, data []byte, mode *fs.FileMode) (*Config, error) {
 	} else {
 		dir = filepath.Dir(file)
 	}
+	// The line scan first: it is linear and bounded, while the TOML
+	// decoder's work grows with the square of the nesting depth (32 KB of
+	// dotted keys or nested inline tables take it seconds).
+	ln, _, deep := locate(string(data))
+	if deep > 0 {
+		return nil, &Error{File: file, Line: deep, Msg: fmt.Sprintf("nested more than %d levels deep (tables, keys and arrays together); is it the right file?", maxDepth)}
+	}
 	var root map[string]any
 	if _, err := toml.Decode(string(data), &root); err != nil {
 		return nil, syntaxError(file, data, err)
 	}
-	ln, _ := locate(string(data))
 	d := &decoder{file: file, dir: dir, mode: mode, lines: ln}
 	cfg := d.config(root)
 	for _, errs := range [][]*Error{d.errs, d.late} {
@@ -94,7 +100,9 @@ func syntaxError(file string, data []byte, err error) *Error {
 	if !errors.As(err, &pe) {
 		return &Error{File: file, Line: 1, Msg: "invalid TOML: " + err.Error()}
 	}
-	line := max(pe.Position.Line, pe.Line, 1)
+	// Position.Line, not the deprecated ParseError.Line: for a number out
+	// of range the decoder puts the number's length there.
+	line := max(pe.Position.Line, 1)
 	// The lexer counts a line break before it reports an error about it
 	// ("[defaults" followed by a newline); report the line the break ends.
 	src := string(data)
@@ -107,13 +115,18 @@ func syntaxError(file string, data []byte, err error) *Error {
 	if st := pe.Position.Start; st >= 0 && st < len(src) && src[st] == '\n' {
 		line = 1 + strings.Count(src[:st], "\n")
 	}
-	msg := strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(pe.Message)
+	// Never a line past the end of the file.
+	line = min(line, 1+strings.Count(strings.TrimSuffix(src, "\n"), "\n"))
+	msg := "invalid TOML: " + strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(pe.Message)
 	if strings.Contains(msg, "expected value but found") {
 		msg += ` (text values need quotes: name = "charter")`
 	}
+	if n, ok := strings.CutSuffix(pe.Message, " is out of range for int64"); ok {
+		msg = "the number " + n + " is far too large"
+	}
 	// Err stays nil: a toml.ParseError holds the whole input, which may
 	// hold a password the file should not have.
-	return &Error{File: file, Line: line, Key: pe.LastKey, Msg: "invalid TOML: " + msg}
+	return &Error{File: file, Line: line, Key: pe.LastKey, Msg: msg}
 }
 
 // scope is a table being checked: where it is and how errors name it.
