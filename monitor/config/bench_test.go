@@ -64,4 +64,3 @@ func TestParsePathologicalRefused(t *testing.T) {
 		t.Errorf("depth 15: %v, want the unknown key error", err)
 	}
 }
-
