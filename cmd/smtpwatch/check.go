@@ -34,7 +34,10 @@ type checkFlags struct {
 	set                                            map[string]bool
 }
 
-func (a *app) check(ctx context.Context, args []string) int {
+// checkFlags parses the flags of `smtpwatch check`; false means stop with
+// the status returned (help was printed, or the flags are wrong and it
+// said why).
+func (a *app) checkFlags(args []string) (checkFlags, int, bool) {
 	var f checkFlags
 	fl := a.flags("check", "check [--config FILE] [--account NAME] [--json | --format text|json|nagios]\n       smtpwatch check --server HOST[:PORT] [--security MODE] [--username U] [--from A --rcpt B]")
 	fl.StringVar(&f.config, "config", "", "config `file` (default: the user config dir's smtpwatch/config.toml)")
@@ -58,12 +61,20 @@ func (a *app) check(ctx context.Context, args []string) int {
 	fl.StringVar(&f.onlineTargets, "online-targets", "", "`host:port,...` reached to tell \"offline\" from \"server down\"; none disables")
 	fl.StringVar(&f.alternatives, "alternatives", "", "`port/mode,...` tried when the configured one fails (default 587/starttls,465/tls,25/starttls,2525/starttls); none disables")
 	if code, ok := parse(fl, args); !ok {
-		return code
+		return f, code, false
 	}
 	f.set = map[string]bool{}
 	fl.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.set["password"] {
-		return a.fail("--password is not accepted: a password on the command line ends up in shell history and process lists. Set SMTPWATCH_PASSWORD, or use --password-env VAR or --password-command CMD")
+		return f, a.fail("--password is not accepted: a password on the command line ends up in shell history and process lists. Set SMTPWATCH_PASSWORD, or use --password-env VAR or --password-command CMD"), false
+	}
+	return f, 0, true
+}
+
+func (a *app) check(ctx context.Context, args []string) int {
+	f, code, ok := a.checkFlags(args)
+	if !ok {
+		return code
 	}
 	if f.json {
 		f.format = "json"
@@ -302,6 +313,11 @@ func adHocAccount(f checkFlags) (config.Account, error) {
 	}
 	acct, probs := config.Resolve(name, s, config.Schedule{}, config.Origin{Flags: true})
 	if len(probs) > 0 {
+		// As in a file: what is missing or does not fit together only when
+		// no setting is wrong in itself.
+		if slices.ContainsFunc(probs, func(p config.Problem) bool { return !p.Late }) {
+			probs = slices.DeleteFunc(probs, func(p config.Problem) bool { return p.Late })
+		}
 		var msgs []string
 		for _, p := range probs {
 			key := p.Key
