@@ -171,3 +171,24 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// ReloadCA reads the account's ca_file again, so that a check made now (a
+// manual check, status --refresh) trusts what the file holds now rather
+// than what it held at Load. It returns the account with RootCAs and
+// CADigest from the file as it is, and whether its contents changed; an
+// account without ca_file comes back as it is. On error (the file is gone
+// or no longer PEM) it returns the account unchanged and an *Error at the
+// account's table, key ca_file. It only reads the file: the caller decides
+// what a change means (Key() differs, as after a reload).
+func (a Account) ReloadCA() (Account, bool, error) {
+	if a.CAFile == "" {
+		return a, false, nil
+	}
+	pool, digest, err := ReadCAFile(a.CAFile)
+	if err != nil {
+		return a, false, &Error{File: a.File, Line: a.Line, Account: a.Name, Key: "ca_file", Msg: err.Error()}
+	}
+	changed := digest != a.CADigest
+	a.RootCAs, a.CADigest = pool, digest
+	return a, changed, nil
+}
