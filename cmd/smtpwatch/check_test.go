@@ -26,6 +26,7 @@ type cli struct {
 	env            map[string]string
 	stdout, stderr bytes.Buffer
 	ctx            context.Context // nil: context.Background()
+	stdinText      string          // what the command reads on its standard input
 }
 
 func (c *cli) run(t *testing.T, args ...string) int {
@@ -33,7 +34,7 @@ func (c *cli) run(t *testing.T, args ...string) int {
 	c.stdout.Reset()
 	c.stderr.Reset()
 	a := &app{
-		stdin: strings.NewReader(""), stdout: &c.stdout, stderr: &c.stderr,
+		stdin: strings.NewReader(c.stdinText), stdout: &c.stdout, stderr: &c.stderr,
 		getenv: func(k string) string { return c.env[k] },
 		logger: slog.New(slog.NewTextHandler(&c.stderr, nil)),
 	}
