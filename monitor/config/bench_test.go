@@ -23,7 +23,7 @@ func pathological(kind string, size int) string {
 	case "wide":
 		var b strings.Builder
 		for i := 0; b.Len() < size; i++ {
-			fmt.Fprintf(&b, "[t%d]\nk%s = [%s1%s]\n", i, strings.Repeat(".k", 6), strings.Repeat("[", 6), strings.Repeat("]", 6))
+			fmt.Fprintf(&b, "[t%d]\nk%s = [%s1%s]\n", i, strings.Repeat(".k", 2), strings.Repeat("[", 3), strings.Repeat("]", 3))
 		}
 		return b.String()
 	}
@@ -54,13 +54,13 @@ func BenchmarkParsePathological(b *testing.B) {
 func TestParsePathologicalRefused(t *testing.T) {
 	for _, kind := range []string{"arrays", "keys", "tables"} {
 		_, err := Parse("p.toml", []byte("# hostile\n"+pathological(kind, 32<<10)))
-		want := "p.toml:2: nested more than 16 levels deep (tables, keys and arrays together); is it the right file?"
+		want := "p.toml:2: nested more than 8 levels deep (tables, keys and arrays together); is it the right file?"
 		if err == nil || err.Error() != want {
 			t.Errorf("%s: got %v, want %s", kind, err, want)
 		}
 	}
 	// Up to the limit is fine.
-	if _, err := Parse("p.toml", []byte("x = "+strings.Repeat("[", 15)+strings.Repeat("]", 15)+"\n")); err == nil || strings.Contains(err.Error(), "nested") {
-		t.Errorf("depth 15: %v, want the unknown key error", err)
+	if _, err := Parse("p.toml", []byte("x = "+strings.Repeat("[", 7)+strings.Repeat("]", 7)+"\n")); err == nil || strings.Contains(err.Error(), "nested") {
+		t.Errorf("depth 7: %v, want the unknown key error", err)
 	}
 }

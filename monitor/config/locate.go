@@ -37,7 +37,7 @@ func index(i int) string { return "\x00" + strconv.Itoa(i) }
 // maxDepth bounds the paths the locator records, table names, keys and
 // array indices together. Deeper values are skipped; their lines fall back
 // to the nearest recorded ancestor.
-const maxDepth = 16
+const maxDepth = 8
 
 // lines maps document paths to the line where each first appears.
 type lines map[string]int
