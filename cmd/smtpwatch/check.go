@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/credential"
@@ -31,7 +34,10 @@ type checkFlags struct {
 	set                                            map[string]bool
 }
 
-func (a *app) check(ctx context.Context, args []string) int {
+// checkFlags parses the flags of `smtpwatch check`; false means stop with
+// the status returned (help was printed, or the flags are wrong and it
+// said why).
+func (a *app) checkFlags(args []string) (checkFlags, int, bool) {
 	var f checkFlags
 	fl := a.flags("check", "check [--config FILE] [--account NAME] [--json | --format text|json|nagios]\n       smtpwatch check --server HOST[:PORT] [--security MODE] [--username U] [--from A --rcpt B]")
 	fl.StringVar(&f.config, "config", "", "config `file` (default: the user config dir's smtpwatch/config.toml)")
@@ -55,12 +61,20 @@ func (a *app) check(ctx context.Context, args []string) int {
 	fl.StringVar(&f.onlineTargets, "online-targets", "", "`host:port,...` reached to tell \"offline\" from \"server down\"; none disables")
 	fl.StringVar(&f.alternatives, "alternatives", "", "`port/mode,...` tried when the configured one fails (default 587/starttls,465/tls,25/starttls,2525/starttls); none disables")
 	if code, ok := parse(fl, args); !ok {
-		return code
+		return f, code, false
 	}
 	f.set = map[string]bool{}
 	fl.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.set["password"] {
-		return a.fail("--password is not accepted: a password on the command line ends up in shell history and process lists. Set SMTPWATCH_PASSWORD, or use --password-env VAR or --password-command CMD")
+		return f, a.fail("--password is not accepted: a password on the command line ends up in shell history and process lists. Set SMTPWATCH_PASSWORD, or use --password-env VAR or --password-command CMD"), false
+	}
+	return f, 0, true
+}
+
+func (a *app) check(ctx context.Context, args []string) int {
+	f, code, ok := a.checkFlags(args)
+	if !ok {
+		return code
 	}
 	if f.json {
 		f.format = "json"
@@ -69,29 +83,34 @@ func (a *app) check(ctx context.Context, args []string) int {
 		return a.fail("--format %q: want text, json or nagios", f.format)
 	}
 
-	jobs, deps, rerun, err := a.checkJobs(f)
+	jobs, deps, rerun, err := a.checkJobs(ctx, f)
+	if ctx.Err() != nil {
+		return a.stopped(ctx)
+	}
 	if err != nil {
 		return a.fail("%v", err)
 	}
 	if len(jobs) == 0 {
 		return a.fail("no enabled accounts to check in %s", f.config)
 	}
-	// Resolve every password first: a missing one is a setup error to fix
-	// before any check makes sense.
-	var errs []string
+	// Read every password first. One that cannot be read does not stop the
+	// others: its account is checked without signing in and reported as
+	// the daemon reports it (config.CredentialProblem).
+	credErrs := make([]error, len(jobs))
 	for i := range jobs {
 		if jobs[i].password == nil {
 			continue
 		}
 		s, err := jobs[i].password(ctx)
+		if ctx.Err() != nil {
+			return a.stopped(ctx)
+		}
 		if err != nil {
-			errs = append(errs, err.Error())
+			credErrs[i] = err
+			jobs[i].target.SkipAuth = true
 			continue
 		}
 		jobs[i].target.Password = s
-	}
-	if len(errs) > 0 {
-		return a.fail("%s", strings.Join(errs, "\n"))
 	}
 
 	results := make([]probe.Result, len(jobs))
@@ -107,6 +126,14 @@ func (a *app) check(ctx context.Context, args []string) int {
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() != nil {
+		return a.stopped(ctx)
+	}
+	for i, err := range credErrs {
+		if err != nil {
+			results[i] = config.CredentialProblem(results[i], err)
+		}
+	}
 
 	switch f.format {
 	case "json":
@@ -122,6 +149,12 @@ func (a *app) check(ctx context.Context, args []string) int {
 	return report.Worst(results).ExitCode()
 }
 
+// stopped reports a check ended by a signal (SIGINT, SIGTERM) and returns
+// the "could not check" status.
+func (a *app) stopped(ctx context.Context) int {
+	return a.fail("stopped: %v", context.Cause(ctx))
+}
+
 // job is one account to check and how to get its password.
 type job struct {
 	target   probe.Target
@@ -129,22 +162,25 @@ type job struct {
 }
 
 // checkJobs turns the flags into accounts to check, the probe's
-// dependencies and the command that reruns a check as JSON.
-func (a *app) checkJobs(f checkFlags) ([]job, probe.Deps, func(probe.Result) string, error) {
+// dependencies and the command that reruns a check as JSON. It returns
+// early, with ctx's error, when ctx ends while the config file loads.
+func (a *app) checkJobs(ctx context.Context, f checkFlags) ([]job, probe.Deps, func(probe.Result) string, error) {
 	deps := probe.Deps{Logger: a.logger}
 	var err error
 	if deps.Alternatives, err = parseAlternatives(f.alternatives); err != nil {
 		return nil, deps, nil, err
 	}
 	if f.server != "" || f.preset != "" {
-		j, err := a.adHoc(f)
+		acct, err := adHocAccount(f)
+		if err != nil {
+			return nil, deps, nil, err
+		}
+		j, err := a.adHocJob(f, acct)
 		if err != nil {
 			return nil, deps, nil, err
 		}
 		deps.OnlineTargets = parseTargets(f.onlineTargets)
-		rerun := func(r probe.Result) string {
-			return fmt.Sprintf("smtpwatch check --server %s --security %s --json", hostPort(r.Server, r.Port), r.Security)
-		}
+		rerun := func(probe.Result) string { return rerunCommand(f, "") }
 		return []job{j}, deps, rerun, nil
 	}
 
@@ -154,7 +190,7 @@ func (a *app) checkJobs(f checkFlags) ([]job, probe.Deps, func(probe.Result) str
 			return nil, deps, nil, err
 		}
 	}
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(ctx, path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && f.config == "" {
 			return nil, deps, nil, fmt.Errorf("no config file at %s.\nCheck a server directly with: smtpwatch check --server HOST[:PORT] (or --preset NAME),\nor create the file with: smtpwatch init", path)
@@ -193,95 +229,199 @@ func (a *app) checkJobs(f checkFlags) ([]job, probe.Deps, func(probe.Result) str
 		}
 		jobs = append(jobs, j)
 	}
-	configArg := ""
-	if f.config != "" {
-		configArg = " --config " + f.config
-	}
-	rerun := func(r probe.Result) string {
-		return fmt.Sprintf("smtpwatch check%s --account %s --json", configArg, r.Name)
-	}
+	rerun := func(r probe.Result) string { return rerunCommand(f, r.Name) }
 	return jobs, deps, rerun, nil
 }
 
-// adHoc builds the one account that --server and friends describe.
-func (a *app) adHoc(f checkFlags) (job, error) {
-	t := probe.Target{
-		Security: probe.SecurityAuto, Username: f.username, From: f.from, Rcpt: f.rcpt,
-		EHLOName: f.ehloName, Timeout: f.timeout, TLSSkipVerify: f.tlsSkipVerify,
-		AllowPlaintextAuth: f.allowPlaintext,
+// loadConfig is config.Load that gives up when ctx ends (a signal): the
+// load itself takes no context, and a file can be slow to read (a FIFO, a
+// network file system).
+func loadConfig(ctx context.Context, path string) (*config.Config, error) {
+	type loaded struct {
+		cfg *config.Config
+		err error
 	}
-	if f.preset != "" {
-		p, ok := config.LookupPreset(f.preset)
-		if !ok {
-			return job{}, fmt.Errorf("--preset %q: unknown preset (see smtpwatch presets)", f.preset)
+	ch := make(chan loaded, 1)
+	go func() {
+		cfg, err := config.Load(path)
+		ch <- loaded{cfg, err}
+	}()
+	select {
+	case l := <-ch:
+		return l.cfg, l.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// adHocSettings turns the flags that describe an account into its name and
+// settings as written, for config.Resolve: the same settings written in a
+// config file resolve to the same account.
+func adHocSettings(f checkFlags) (string, config.Settings, error) {
+	var s config.Settings
+	str := func(flag string, v string) *string {
+		if f.set[flag] {
+			return &v
 		}
-		t.Server, t.Port, t.Security, t.Provider, t.AppPasswordURL = p.Server, p.Port, p.Security, p.Name, p.AppPasswordURL
-		t.Name = p.Key
+		return nil
+	}
+	boolean := func(flag string, v bool) *bool {
+		if f.set[flag] {
+			return &v
+		}
+		return nil
+	}
+	name := ""
+	if f.preset != "" {
+		s.Preset = &f.preset
+		name = strings.ToLower(strings.TrimSpace(f.preset))
 	}
 	if f.server != "" {
 		host, port, err := config.ParseServer(f.server)
 		if err != nil {
-			return job{}, fmt.Errorf("--server: %w", err)
+			return "", s, fmt.Errorf("--server: %w", err)
 		}
-		t.Server, t.Name = host, host
+		s.Server, name = &host, host
 		if port != 0 {
-			t.Port = port
-		} else if f.preset == "" {
-			t.Port = 0
+			s.Port = &port
 		}
 	}
-	if f.security != "" {
-		sec, err := probe.ParseSecurity(f.security)
-		if err != nil {
-			return job{}, fmt.Errorf("--security: %w", err)
-		}
-		t.Security = sec
+	s.Security = str("security", f.security)
+	s.Username = str("username", f.username)
+	s.PasswordEnv = str("password-env", f.passwordEnv)
+	s.PasswordCommand = str("password-command", f.passwordCmd)
+	s.From, s.Rcpt = str("from", f.from), str("rcpt", f.rcpt)
+	s.CAFile = str("ca-file", f.caFile)
+	s.EHLOName = str("ehlo-name", f.ehloName)
+	s.TLSSkipVerify = boolean("tls-skip-verify", f.tlsSkipVerify)
+	s.AllowPlaintextAuth = boolean("allow-plaintext-auth", f.allowPlaintext)
+	if f.set["timeout"] {
+		s.Timeout = &f.timeout
 	}
-	if t.Port == 0 {
-		t.Port = probe.DefaultPort(t.Security)
-		if t.Security == probe.SecurityAuto {
-			t.Port = 587
-		}
+	return name, s, nil
+}
+
+// adHocAccount resolves the account that --server, --preset and friends
+// describe, as config.Resolve does for a config file's accounts.
+func adHocAccount(f checkFlags) (config.Account, error) {
+	name, s, err := adHocSettings(f)
+	if err != nil {
+		return config.Account{}, err
 	}
-	if (f.from == "") != (f.rcpt == "") {
-		return job{}, errors.New("--from and --rcpt go together: the envelope check needs both")
+	if s.Username == nil && (s.PasswordEnv != nil || s.PasswordCommand != nil) {
+		return config.Account{}, errors.New("a password source was given without --username")
 	}
-	if f.caFile != "" {
-		pool, err := config.LoadCAFile(f.caFile)
-		if err != nil {
-			return job{}, fmt.Errorf("--ca-file: %w", err)
+	acct, probs := config.Resolve(name, s, config.Schedule{}, config.Origin{Flags: true})
+	if len(probs) > 0 {
+		// As in a file: what is missing or does not fit together only when
+		// no setting is wrong in itself.
+		if slices.ContainsFunc(probs, func(p config.Problem) bool { return !p.Late }) {
+			probs = slices.DeleteFunc(probs, func(p config.Problem) bool { return p.Late })
 		}
-		t.RootCAs = pool
+		var msgs []string
+		for _, p := range probs {
+			key := p.Key
+			if key == "port" {
+				key = "server"
+			}
+			msgs = append(msgs, "--"+strings.ReplaceAll(key, "_", "-")+": "+p.Msg)
+		}
+		return config.Account{}, errors.New(strings.Join(msgs, "\n"))
 	}
-	j := job{target: t}
-	if f.username == "" {
-		if f.set["password-env"] || f.set["password-command"] {
-			return job{}, errors.New("a password source was given without --username")
-		}
+	return acct, nil
+}
+
+// adHocJob is the check of an ad hoc account. A user name without a
+// password source takes the password from $SMTPWATCH_PASSWORD or, in a
+// terminal, asks for it (without echo), as swaks does.
+func (a *app) adHocJob(f checkFlags, acct config.Account) (job, error) {
+	j := job{target: acct.Target()}
+	if acct.Credential.Source != config.CredentialNone {
+		j.password = acct.Password
 		return j, nil
 	}
-	switch {
-	case f.passwordCmd != "":
-		cmd := f.passwordCmd
-		j.target.CredentialHint = "the output of --password-command"
-		j.password = func(ctx context.Context) (credential.Secret, error) {
-			return config.RunPasswordCommand(ctx, cmd)
+	if acct.Username == "" {
+		return j, nil
+	}
+	const envVar = "SMTPWATCH_PASSWORD"
+	if v, ok := os.LookupEnv(envVar); ok && v != "" {
+		acct.Credential = config.Credential{Source: config.CredentialEnv, Env: envVar}
+		j.target.CredentialHint = acct.Hint()
+		j.password = acct.Password
+		return j, nil
+	}
+	if !a.stdinIsTerminal() {
+		return j, fmt.Errorf("--username %s needs a password: set the environment variable %s (or use --password-env VAR or --password-command CMD)", acct.Username, envVar)
+	}
+	j.target.CredentialHint = "the password you typed"
+	j.password = func(context.Context) (credential.Secret, error) {
+		pw, err := a.readPassword(fmt.Sprintf("Password for %s at %s: ", acct.Username, acct.Server))
+		if err != nil {
+			return credential.Secret{}, fmt.Errorf("reading the password: %w", err)
 		}
-	default:
-		v := "SMTPWATCH_PASSWORD"
-		if f.passwordEnv != "" {
-			v = f.passwordEnv
+		if pw == "" {
+			return credential.Secret{}, errors.New("no password typed")
 		}
-		j.target.CredentialHint = "the environment variable " + v
-		j.password = func(context.Context) (credential.Secret, error) {
-			s := a.getenv(v)
-			if s == "" {
-				return credential.Secret{}, fmt.Errorf("--username %s needs a password: set the environment variable %s (or use --password-env VAR or --password-command CMD)", f.username, v)
-			}
-			return credential.NewSecret(s), nil
-		}
+		return credential.NewSecret(pw), nil
 	}
 	return j, nil
+}
+
+// stdinIsTerminal reports whether the standard input is a terminal.
+func (a *app) stdinIsTerminal() bool {
+	f, ok := a.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// rerunCommand is the "Report for support" command: the check as it ran,
+// with every flag that changes what is checked, in JSON. account names the
+// config account ("" for an ad hoc check). It never holds a secret: the
+// value of --password-command (a command line may hold a password) is left
+// out; the user name and the names of variables are kept.
+func rerunCommand(f checkFlags, account string) string {
+	args := []string{"smtpwatch", "check"}
+	add := func(flag, v string) {
+		if f.set[flag] {
+			args = append(args, "--"+flag, shellWord(v))
+		}
+	}
+	addBool := func(flag string, v bool) {
+		if f.set[flag] && v {
+			args = append(args, "--"+flag)
+		}
+	}
+	if account != "" {
+		add("config", f.config)
+		args = append(args, "--account", shellWord(account))
+	} else {
+		add("preset", f.preset)
+		add("server", f.server)
+		add("security", f.security)
+		add("username", f.username)
+		add("password-env", f.passwordEnv)
+		add("ca-file", f.caFile)
+		add("ehlo-name", f.ehloName)
+		add("from", f.from)
+		add("rcpt", f.rcpt)
+		addBool("tls-skip-verify", f.tlsSkipVerify)
+		addBool("allow-plaintext-auth", f.allowPlaintext)
+	}
+	if f.set["timeout"] {
+		args = append(args, "--timeout", f.timeout.String())
+	}
+	add("online-targets", f.onlineTargets)
+	add("alternatives", f.alternatives)
+	return strings.Join(append(args, "--json"), " ")
+}
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-[]", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func hostPort(h string, p int) string {

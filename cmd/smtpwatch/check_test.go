@@ -26,6 +26,7 @@ type cli struct {
 	env            map[string]string
 	stdout, stderr bytes.Buffer
 	ctx            context.Context // nil: context.Background()
+	stdinText      string          // what the command reads on its standard input
 }
 
 func (c *cli) run(t *testing.T, args ...string) int {
@@ -33,7 +34,7 @@ func (c *cli) run(t *testing.T, args ...string) int {
 	c.stdout.Reset()
 	c.stderr.Reset()
 	a := &app{
-		stdin: strings.NewReader(""), stdout: &c.stdout, stderr: &c.stderr,
+		stdin: strings.NewReader(c.stdinText), stdout: &c.stdout, stderr: &c.stderr,
 		getenv: func(k string) string { return c.env[k] },
 		logger: slog.New(slog.NewTextHandler(&c.stderr, nil)),
 	}
@@ -99,7 +100,8 @@ type doc struct {
 
 func TestCheckAdHoc(t *testing.T) {
 	tb := newTestbed(t)
-	c := &cli{env: map[string]string{"SMTPWATCH_PASSWORD": testPass}}
+	t.Setenv("SMTPWATCH_PASSWORD", testPass)
+	c := &cli{}
 
 	if code := c.run(t, tb.adHoc("--username", testUser)...); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, c.stdout.String(), c.stderr.String())
@@ -127,7 +129,7 @@ func TestCheckAdHoc(t *testing.T) {
 		}
 	}
 
-	c.env["SMTPWATCH_PASSWORD"] = "wrong"
+	t.Setenv("SMTPWATCH_PASSWORD", "wrong")
 	if code := c.run(t, tb.adHoc("--username", testUser, "--format", "nagios")...); code != 2 {
 		t.Fatalf("nagios exit %d, want 2: %s", code, c.stdout.String())
 	}
@@ -143,7 +145,8 @@ func TestCheckAdHoc(t *testing.T) {
 func TestCheckNeverPrintsThePassword(t *testing.T) {
 	tb := newTestbed(t)
 	for _, pw := range []string{testPass, "Wr0ng-" + testPass} {
-		c := &cli{env: map[string]string{"SMTPWATCH_PASSWORD": pw}}
+		t.Setenv("SMTPWATCH_PASSWORD", pw)
+		c := &cli{}
 		for _, format := range []string{"text", "json", "nagios"} {
 			for _, src := range [][]string{nil, {"--password-command", "printf '%s' '" + pw + "'"}} {
 				c.run(t, tb.adHoc(append([]string{"--username", testUser, "--format", format}, src...)...)...)
@@ -157,7 +160,8 @@ func TestCheckNeverPrintsThePassword(t *testing.T) {
 
 func TestCheckRefusesBadInvocations(t *testing.T) {
 	tb := newTestbed(t)
-	c := &cli{env: map[string]string{}}
+	t.Setenv("SMTPWATCH_PASSWORD", "")
+	c := &cli{}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -169,7 +173,7 @@ func TestCheckRefusesBadInvocations(t *testing.T) {
 		{"unknown security", []string{"check", "--server", "x", "--security", "ssl3"}, `unknown security "ssl3"`},
 		{"bad alternatives", []string{"check", "--server", "x", "--alternatives", "465"}, "want PORT/MODE"},
 		{"unknown preset", []string{"check", "--preset", "nosuch"}, `unknown preset`},
-		{"half an envelope", tb.adHoc("--from", "a@b"), "--from and --rcpt go together"},
+		{"half an envelope", tb.adHoc("--from", "a@b"), "--from: set --rcpt too: the envelope check needs both --from and --rcpt"},
 		{"bad flag", []string{"check", "--bogus"}, "flag provided but not defined"},
 		{"missing config", []string{"check", "--config", filepath.Join(tb.dir, "none.toml")}, "none.toml"},
 	} {

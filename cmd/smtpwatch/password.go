@@ -3,7 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -13,31 +17,139 @@ import (
 	"smtpwatch/monitor/credential"
 )
 
+const passwordUsage = `Usage:
+  smtpwatch password set [--config FILE] NAME
+        store the password of account NAME in the OS keyring; it asks for
+        it without echo in a terminal, or reads one line from a pipe
+  smtpwatch password delete NAME
+        remove the password of NAME from the OS keyring
+
+NAME is an account of the config file (--config, or the user config dir's
+smtpwatch/config.toml) whose password_keyring = true.
+
+Examples:
+  smtpwatch password set charter
+  printf '%s\n' "$PW" | smtpwatch password set --config ./work.toml work
+`
+
 // password stores or removes an account's password in the OS keyring.
 func (a *app) password(_ context.Context, args []string) int {
-	if len(args) != 2 || (args[0] != "set" && args[0] != "delete") {
-		return a.fail("usage: smtpwatch password set NAME | smtpwatch password delete NAME")
+	if len(args) == 0 {
+		io.WriteString(a.stderr, passwordUsage)
+		return exitUnknown
 	}
-	verb, name := args[0], args[1]
-	if verb == "delete" {
-		if err := config.DeleteKeyringPassword(name); err != nil {
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		io.WriteString(a.stdout, passwordUsage)
+		return exitOK
+	case "set":
+		return a.passwordSet(args[1:])
+	case "delete":
+		return a.passwordDelete(args[1:])
+	}
+	fmt.Fprintf(a.stderr, "smtpwatch password: unknown subcommand %q\n\n%s", args[0], passwordUsage)
+	return exitUnknown
+}
+
+func (a *app) passwordSet(args []string) int {
+	var path string
+	fl := a.flags("password set", "password set [--config FILE] NAME\n\nStores the password of account NAME in the OS keyring.\nExample: smtpwatch password set charter")
+	fl.StringVar(&path, "config", "", "config `file` that names the account (default: the user config dir's smtpwatch/config.toml)")
+	name, code, ok := a.oneName(fl, args)
+	if !ok {
+		return code
+	}
+	if path == "" {
+		var err error
+		if path, err = config.DefaultPath(); err != nil {
 			return a.fail("%v", err)
 		}
-		fmt.Fprintf(a.stdout, "Removed the password of %q from the keyring.\n", name)
-		return exitOK
 	}
-	pw, err := a.readPassword(fmt.Sprintf("Password for %s: ", name))
+	cfg, err := config.Load(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return a.fail("no config file at %s: passwords are stored for the accounts it names. Create it with: smtpwatch init (or name another with --config FILE)", path)
+	case err != nil:
+		return a.fail("%v", err)
+	}
+	acct, found := cfg.Account(name)
+	if !found {
+		var known []string
+		for _, ac := range cfg.Accounts {
+			known = append(known, ac.Name)
+		}
+		list := "it has none"
+		if len(known) > 0 {
+			list = "its accounts: " + strings.Join(known, ", ")
+		}
+		return a.fail("%s has no account named %q (%s); nothing stored", path, name, list)
+	}
+	if acct.Credential.Source != config.CredentialKeyring {
+		fmt.Fprintf(a.stderr, "smtpwatch: warning: account %q does not read its password from the keyring (%s); set password_keyring = true in %s for this password to be used.\n",
+			acct.Name, sourceWords(acct.Credential), path)
+	}
+	if _, ok := credential.SessionBus(); !ok {
+		return a.fail("the OS keyring is not available here: there is no D-Bus session bus. Use password_command or password_env for %q in %s instead", acct.Name, path)
+	}
+	pw, err := a.readPassword(fmt.Sprintf("Password for %s: ", acct.Name))
 	if err != nil {
 		return a.fail("reading the password: %v", err)
 	}
 	if pw == "" {
 		return a.fail("empty password: nothing stored")
 	}
-	if err := config.SetKeyringPassword(name, credential.NewSecret(pw)); err != nil {
+	if err := credential.StoreInKeyring(acct.Name, credential.NewSecret(pw)); err != nil {
 		return a.fail("%v", err)
 	}
-	fmt.Fprintf(a.stdout, "Stored. Accounts with name = %q and password_keyring = true use it from now on.\n", name)
+	fmt.Fprintf(a.stdout, "Stored the password of %q in the OS keyring.\n", acct.Name)
 	return exitOK
+}
+
+func (a *app) passwordDelete(args []string) int {
+	fl := a.flags("password delete", "password delete NAME\n\nRemoves the password of account NAME from the OS keyring.\nExample: smtpwatch password delete charter")
+	name, code, ok := a.oneName(fl, args)
+	if !ok {
+		return code
+	}
+	if err := credential.DeleteFromKeyring(name); err != nil {
+		return a.fail("%v", err)
+	}
+	fmt.Fprintf(a.stdout, "Removed the password of %q from the OS keyring.\n", name)
+	return exitOK
+}
+
+// oneName parses a subcommand's flags, before or after its one NAME
+// argument. false means stop with the status returned: help was asked for
+// (printed), or the arguments were wrong (said why).
+func (a *app) oneName(fl *flag.FlagSet, args []string) (string, int, bool) {
+	if err := fl.Parse(args); err != nil {
+		return "", flagStatus(err), false
+	}
+	if fl.NArg() == 0 {
+		fmt.Fprintf(a.stderr, "smtpwatch %s: the account NAME is missing\n", fl.Name())
+		fl.Usage()
+		return "", exitUnknown, false
+	}
+	name := fl.Arg(0)
+	if err := fl.Parse(fl.Args()[1:]); err != nil {
+		return "", flagStatus(err), false
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(a.stderr, "smtpwatch %s: unexpected argument %q: one NAME only\n", fl.Name(), fl.Arg(0))
+		return "", exitUnknown, false
+	}
+	return name, 0, true
+}
+
+// sourceWords names where an account's password comes from, for people.
+func sourceWords(c config.Credential) string {
+	switch c.Source {
+	case config.CredentialEnv:
+		return "it uses password_env = " + fmt.Sprintf("%q", c.Env)
+	case config.CredentialCommand:
+		return "it uses password_command"
+	}
+	return "it has no password source"
 }
 
 // readPassword reads a line without echo from a terminal, or plainly from a
@@ -54,4 +166,13 @@ func (a *app) readPassword(prompt string) (string, error) {
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// flagStatus is the exit status after a flag parse error: 0 for a request
+// for help (the flag package printed it), 3 otherwise.
+func flagStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUnknown
 }

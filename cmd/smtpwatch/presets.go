@@ -8,19 +8,49 @@ import (
 	"smtpwatch/monitor/config"
 )
 
-// presets lists the built-in provider settings.
+// presetJSON is a preset in `presets --json`, snake_case like every other
+// JSON smtpwatch prints.
+type presetJSON struct {
+	Key            string           `json:"key"`
+	Name           string           `json:"name"`
+	Server         string           `json:"server"`
+	Port           int              `json:"port"`
+	Security       string           `json:"security"`
+	Alternative    *alternativeJSON `json:"alternative,omitempty"`
+	AppPasswordURL string           `json:"app_password_url,omitempty"`
+	Notes          string           `json:"notes,omitempty"`
+}
+
+type alternativeJSON struct {
+	Port     int    `json:"port"`
+	Security string `json:"security"`
+}
+
+// presets lists the built-in provider settings, with each provider's notes
+// (app passwords, switches to turn on) in text as in JSON.
 func (a *app) presets(args []string) int {
 	var asJSON bool
-	fl := a.flags("presets", "presets [--json]")
+	fl := a.flags("presets", "presets [--json]\n\nLists the built-in provider settings and what each provider asks of mail programs.\nExample: smtpwatch presets --json")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	if code, ok := parse(fl, args); !ok {
 		return code
 	}
 	ps := config.Presets()
 	if asJSON {
+		out := make([]presetJSON, 0, len(ps))
+		for _, p := range ps {
+			j := presetJSON{
+				Key: p.Key, Name: p.Name, Server: p.Server, Port: p.Port, Security: string(p.Security),
+				AppPasswordURL: p.AppPasswordURL, Notes: p.Notes,
+			}
+			if p.Alternative.Port != 0 {
+				j.Alternative = &alternativeJSON{Port: p.Alternative.Port, Security: string(p.Alternative.Security)}
+			}
+			out = append(out, j)
+		}
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(ps); err != nil {
+		if err := enc.Encode(out); err != nil {
 			return a.fail("%v", err)
 		}
 		return exitOK
@@ -36,6 +66,16 @@ func (a *app) presets(args []string) int {
 	}
 	if err := tw.Flush(); err != nil {
 		return a.fail("%v", err)
+	}
+	fmt.Fprintln(a.stdout, "\nWhat each provider asks of mail programs:")
+	for _, p := range ps {
+		if p.Notes == "" && p.AppPasswordURL == "" {
+			continue
+		}
+		fmt.Fprintf(a.stdout, "  %s: %s\n", p.Name, p.Notes)
+		if p.AppPasswordURL != "" {
+			fmt.Fprintf(a.stdout, "    App passwords: %s\n", p.AppPasswordURL)
+		}
 	}
 	fmt.Fprintln(a.stdout, "\nUse one with: smtpwatch check --preset charter --username you@charter.net")
 	return exitOK

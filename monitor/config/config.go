@@ -220,8 +220,7 @@ func Load(path string) (*Config, error) {
 	if len(data) > MaxFileSize {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("the file is larger than %d bytes; is it the right file?", MaxFileSize)}
 	}
-	mode := fi.Mode()
-	return parse(path, data, &mode)
+	return parse(path, data, fi)
 }
 
 // Parse checks the config in data; file names it in errors and is the base

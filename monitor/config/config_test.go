@@ -1,7 +1,6 @@
 package config
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -68,6 +67,7 @@ func TestLoadErrors(t *testing.T) {
 		{"single-bracket-account.toml", `testdata/single-bracket-account.toml:1: account: want [[account]] with double brackets, one per account; got [account]`},
 		{"wrong-type-bool.toml", `testdata/wrong-type-bool.toml:4: account "charter": enabled: want true or false, got string "yes"`},
 		{"inline-account-error.toml", `testdata/inline-account-error.toml:3: account "b": port: 0 is out of range: want 1 to 65535`},
+		{"int-too-large.toml", `testdata/int-too-large.toml:4: account.port: the number 99999999999999999999 is far too large`},
 		{"second-account-error.toml", `testdata/second-account-error.toml:14: account "three": security: unknown security "sometimes": want starttls, tls, none or auto`},
 	}
 	if runtime.GOOS == "windows" {
@@ -446,7 +446,8 @@ func TestTargetHints(t *testing.T) {
 		hint, url string
 	}{
 		{Account{Name: "charter", Credential: Credential{Source: CredentialKeyring}}, "smtpwatch password set charter", ""},
-		{Account{Name: "w", Credential: Credential{Source: CredentialCommand, Command: "pass x"}}, "what password_command prints", ""},
+		{Account{Name: "w", Credential: Credential{Source: CredentialCommand, Command: "pass x", File: "c.toml", Line: 3}}, "what password_command prints", ""},
+		{Account{Name: "flags", Credential: Credential{Source: CredentialCommand, Command: "pass x"}}, "the output of --password-command", ""},
 		{Account{Name: "g", Preset: "gmail"}, "", "https://myaccount.google.com/apppasswords"},
 	} {
 		tg := c.a.Target()
@@ -476,20 +477,6 @@ func TestWriteTemplate(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(p); string(b) != "# mine\n" {
 		t.Errorf("an existing file was overwritten: %q", b)
-	}
-}
-
-func TestRunPasswordCommand(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("sh")
-	}
-	s, err := RunPasswordCommand(context.Background(), "printf 'hunter2\\n'")
-	if err != nil || s.Reveal() != "hunter2" {
-		t.Fatalf("got %q, %v", s.Reveal(), err)
-	}
-	_, err = RunPasswordCommand(context.Background(), "printf 'hunter2'; echo oops >&2; exit 1")
-	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "password command") {
-		t.Errorf("error %v: want a password-free error naming the command", err)
 	}
 }
 

@@ -1,18 +1,12 @@
 package config
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
-	"time"
 
 	"smtpwatch/monitor/credential"
-
-	"github.com/zalando/go-keyring"
+	"smtpwatch/monitor/probe"
 )
 
 // CredentialSource says where an account's password comes from.
@@ -27,150 +21,121 @@ const (
 	CredentialKeyring CredentialSource = "keyring" // password_keyring
 )
 
-// Credential is an account's password source. It holds no secret.
+// Credential is an account's password source: a description, no secret.
+// Reading it is the credential package's work (Account.Password).
 type Credential struct {
 	Source  CredentialSource
 	Env     string // the variable, for CredentialEnv
 	Command string // the shell command, for CredentialCommand
-	// File and Line locate the key that set the source, for messages.
+	// File and Line locate the key that set the source, for messages. File
+	// is "" for a source given by command-line flags (Resolve with
+	// Origin.Flags).
 	File string
 	Line int
+	// Untrusted says why the file that names this source may not name it,
+	// "" when it may: a config file owned by another user (not root, not
+	// the user smtpwatch runs as) could make smtpwatch run a command as
+	// this user, or send this user's password to a server of the owner's
+	// choosing. Password refuses an untrusted source with this reason.
+	Untrusted string
 }
 
-// CredentialKey is what a credential source is — its kind and what it
-// names — without where the file says it, for comparing two loads.
+// CredentialKey is what a credential source is — its kind, what it names
+// and whether it may be read — without where the file says it, for
+// comparing two loads.
 type CredentialKey struct {
-	Source  CredentialSource
-	Env     string
-	Command string
+	Source    CredentialSource
+	Env       string
+	Command   string
+	Untrusted bool
 }
 
 // Key is the credential's CredentialKey.
 func (c Credential) Key() CredentialKey {
-	return CredentialKey{Source: c.Source, Env: c.Env, Command: c.Command}
+	return CredentialKey{Source: c.Source, Env: c.Env, Command: c.Command, Untrusted: c.Untrusted != ""}
 }
 
 // KeyringService is the service name smtpwatch's passwords are stored under
-// in the OS keyring; the user name is the account's name.
-const KeyringService = "smtpwatch"
+// in the OS keyring (credential.KeyringService); the user name is the
+// account's name.
+const KeyringService = credential.KeyringService
 
-// CommandTimeout bounds a password_command run.
-const CommandTimeout = 10 * time.Second
-
-// maxCommandOutput bounds what a password command may print.
-const maxCommandOutput = 64 << 10
+// CommandTimeout bounds a password_command run (credential.CommandTimeout).
+const CommandTimeout = credential.CommandTimeout
 
 // Password fetches the account's password from its source: the environment
 // variable, the command's standard output (trailing line breaks removed) or
-// the OS keyring. With no source it returns the zero Secret and nil.
+// the OS keyring, through the credential package. With no source it
+// returns the zero Secret and nil.
 //
 // It blocks until the source answers or ctx ends; a command is also killed
 // after CommandTimeout. Errors are *Error values that name the file, line
-// and key of the source and never contain the password or the command's
-// output; a command's error may quote the first line of its standard error.
-// A missing keyring entry wraps keyring.ErrNotFound and says to run
-// "smtpwatch password set NAME".
+// and key of the source (no file or line for sources given by flags) and
+// wrap the credential package's *credential.Error; they never contain the
+// password or the command's output (a failed command's error quotes its
+// exit status and a few words of its standard error that do not look
+// secret). A missing keyring entry wraps credential.ErrNotFound and says
+// to run "smtpwatch password set NAME"; no session bus wraps
+// credential.ErrNoSessionBus, and no bus daemon is started.
 //
-// On Linux the keyring is the Secret Service on the D-Bus session bus; with
-// no session bus address set, godbus may try to start one.
+// A source named by a file owned by another user (Credential.Untrusted) is
+// not read: no command runs, no variable or keyring entry is looked at.
 func (a Account) Password(ctx context.Context) (credential.Secret, error) {
 	c := a.Credential
-	fail := func(key, msg string, err error) (credential.Secret, error) {
-		return credential.Secret{}, &Error{File: c.File, Line: c.Line, Account: a.Name, Key: key, Msg: msg, Err: err}
-	}
+	key := ""
 	switch c.Source {
 	case CredentialNone:
 		return credential.Secret{}, nil
 	case CredentialEnv:
-		v, ok := os.LookupEnv(c.Env)
-		switch {
-		case !ok:
-			return fail("password_env", fmt.Sprintf("environment variable %s is not set", c.Env), nil)
-		case v == "":
-			return fail("password_env", fmt.Sprintf("environment variable %s is empty", c.Env), nil)
-		}
-		return credential.NewSecret(v), nil
+		key = "password_env"
 	case CredentialCommand:
-		v, msg, err := runCommand(ctx, c.Command)
-		if msg != "" {
-			return fail("password_command", msg, err)
-		}
-		return credential.NewSecret(v), nil
+		key = "password_command"
 	case CredentialKeyring:
-		v, err := keyringGet(ctx, a.Name)
-		switch {
-		case errors.Is(err, keyring.ErrNotFound):
-			return fail("password_keyring", fmt.Sprintf("no password stored in the OS keyring for %q; run: smtpwatch password set %s", a.Name, a.Name), err)
-		case err != nil && ctx.Err() != nil:
-			return fail("password_keyring", "the OS keyring did not answer: "+ctx.Err().Error(), ctx.Err())
-		case err != nil:
-			return fail("password_keyring", "cannot read the OS keyring: "+err.Error(), err)
-		case v == "":
-			return fail("password_keyring", fmt.Sprintf("the OS keyring holds an empty password for %q; run: smtpwatch password set %s", a.Name, a.Name), nil)
-		}
-		return credential.NewSecret(v), nil
+		key = "password_keyring"
+	default:
+		return credential.Secret{}, a.credError("", fmt.Sprintf("unknown credential source %q", c.Source), nil)
 	}
-	return fail("", fmt.Sprintf("unknown credential source %q", c.Source), nil)
-}
-
-// keyringGet reads the keyring without outliving ctx: go-keyring takes no
-// context, so a hung keyring leaves one goroutine behind until it answers.
-func keyringGet(ctx context.Context, name string) (string, error) {
-	type answer struct {
-		v   string
+	if c.Untrusted != "" {
+		return credential.Secret{}, a.credError(key, c.Untrusted, ErrUntrusted)
+	}
+	var (
+		s   credential.Secret
 		err error
+	)
+	switch c.Source {
+	case CredentialEnv:
+		s, err = credential.FromEnv(c.Env)
+	case CredentialCommand:
+		s, err = credential.FromCommand(ctx, c.Command)
+	case CredentialKeyring:
+		s, err = credential.FromKeyring(ctx, a.Name)
 	}
-	ch := make(chan answer, 1)
-	go func() {
-		v, err := keyring.Get(KeyringService, name)
-		ch <- answer{v, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		return "", ctx.Err()
+	if err == nil {
+		return s, nil
 	}
-}
-
-// SetKeyringPassword stores an account's password in the OS keyring,
-// replacing any stored before. name is the account's name as the config
-// file spells it. It blocks until the keyring answers.
-func SetKeyringPassword(name string, s credential.Secret) error {
-	if name == "" {
-		return errors.New("set keyring password: empty account name")
-	}
-	if s.IsZero() {
-		return errors.New("set keyring password: empty password")
-	}
-	if err := keyring.Set(KeyringService, name, s.Reveal()); err != nil {
-		return fmt.Errorf("set keyring password for %q: %w", name, err)
-	}
-	return nil
-}
-
-// DeleteKeyringPassword removes an account's password from the OS keyring.
-// A missing entry is not an error.
-func DeleteKeyringPassword(name string) error {
-	err := keyring.Delete(KeyringService, name)
-	if err != nil && !errors.Is(err, keyring.ErrNotFound) {
-		return fmt.Errorf("delete keyring password for %q: %w", name, err)
-	}
-	return nil
-}
-
-// RunPasswordCommand runs a shell command that prints a password, as
-// password_command does, for --password-command. Errors never contain the
-// command's output.
-func RunPasswordCommand(ctx context.Context, command string) (credential.Secret, error) {
-	v, msg, err := runCommand(ctx, command)
+	msg := err.Error()
 	switch {
-	case msg != "" && err != nil:
-		return credential.Secret{}, fmt.Errorf("password command: %s: %w", msg, err)
-	case msg != "":
-		return credential.Secret{}, errors.New("password command: " + msg)
+	case errors.Is(err, credential.ErrNotFound), c.Source == CredentialKeyring && errors.Is(err, credential.ErrEmpty):
+		msg += "; run: smtpwatch password set " + a.Name
+	case errors.Is(err, credential.ErrNoSessionBus):
+		msg += "; use password_command or password_env instead"
 	}
-	return credential.NewSecret(v), nil
+	return credential.Secret{}, a.credError(key, msg, err)
+}
+
+// ErrUntrusted is wrapped by Account.Password's error for a source named
+// by a config file owned by another user (Credential.Untrusted).
+var ErrUntrusted = errors.New("config file not trusted")
+
+func (a Account) credError(key, msg string, err error) *Error {
+	c := a.Credential
+	if c.File == "" { // from flags: name the flag
+		if key != "" {
+			key = flagName(key)
+		}
+		return &Error{Key: key, Msg: msg, Err: err}
+	}
+	return &Error{File: c.File, Line: c.Line, Account: a.Name, Key: key, Msg: msg, Err: err}
 }
 
 // Hint tells a person where to change the password, for advice like
@@ -180,6 +145,9 @@ func (a Account) Hint() string {
 	case CredentialEnv:
 		return "the environment variable " + a.Credential.Env
 	case CredentialCommand:
+		if a.Credential.File == "" {
+			return "the output of --password-command"
+		}
 		return "what password_command prints"
 	case CredentialKeyring:
 		return "smtpwatch password set " + a.Name
@@ -187,93 +155,19 @@ func (a Account) Hint() string {
 	return ""
 }
 
-// runCommand runs a password command. On failure it returns a message for
-// a person (never containing stdout) and the underlying error.
-func runCommand(parent context.Context, command string) (string, string, error) {
-	ctx, cancel := context.WithTimeout(parent, CommandTimeout)
-	defer cancel()
-	cmd := shellCommand(ctx, command)
-	var stdout, stderr limitedBuffer
-	stdout.max, stderr.max = maxCommandOutput, 4<<10
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Stdin = nil
-	// If the shell's children keep the pipes open after it is killed, stop
-	// waiting for them.
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	out := strings.TrimRight(stdout.String(), "\r\n")
-	switch {
-	case parent.Err() != nil:
-		return "", "the command was stopped: " + parent.Err().Error(), parent.Err()
-	case ctx.Err() != nil:
-		return "", "the command did not finish within " + CommandTimeout.String(), ctx.Err()
+// CredentialProblem is the result of a check whose password could not be
+// read (err, from Account.Password): the connection and TLS were checked,
+// the login was not. A result that was ok or degraded becomes degraded
+// with cause no_credentials and err's text; a worse one keeps its verdict
+// and gets a no_credentials warning. Both the daemon and `smtpwatch check`
+// report an unreadable password this way, and check the account anyway.
+func CredentialProblem(res probe.Result, err error) probe.Result {
+	msg := "The password could not be read, so sign-in was not checked: " + err.Error()
+	if res.Status == probe.StatusOK || res.Status == probe.StatusDegraded {
+		res.Status, res.Cause, res.Message = probe.StatusDegraded, probe.CauseNoCredentials, msg
+		res.Advice = []string{"Fix the password source named above; smtpwatch reads it again at the next check."}
+		return res
 	}
-	if err != nil {
-		msg := "the command failed: " + exitText(err)
-		if line := firstLine(stderr.String(), out); line != "" {
-			msg += ": " + line
-		}
-		return "", msg, err
-	}
-	switch {
-	case stdout.overflow:
-		return "", fmt.Sprintf("the command printed more than %d bytes; it should print only the password", maxCommandOutput), nil
-	case out == "":
-		return "", "the command printed nothing; it should print the password", nil
-	case strings.ContainsAny(out, "\r\n"):
-		// Multi-line output (pass entries with extra fields) would go to the
-		// server as a wrong password and could get the account locked.
-		return "", "the command printed more than one line; it should print only the password (for pass: pass show NAME | head -n 1)", nil
-	}
-	return out, "", nil
+	res.Warnings = append(res.Warnings, probe.Finding{Cause: probe.CauseNoCredentials, Message: msg})
+	return res
 }
-
-// exitText describes how a command ended, without its output.
-func exitText(err error) string {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ProcessState.String() // "exit status 1", "signal: killed"
-	}
-	return err.Error()
-}
-
-// firstLine returns the first non-blank line of a command's stderr, cut to
-// 200 bytes, or "" when it would reveal the password the command printed.
-func firstLine(stderr, stdout string) string {
-	for _, l := range strings.Split(stderr, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" {
-			continue
-		}
-		if stdout != "" && strings.Contains(l, stdout) {
-			return ""
-		}
-		if len(l) > 200 {
-			l = l[:200] + "..."
-		}
-		return strings.ToValidUTF8(l, "?")
-	}
-	return ""
-}
-
-// limitedBuffer keeps the first max bytes written and notes the rest. It
-// must not embed bytes.Buffer: io.Copy would use the embedded ReadFrom and
-// bypass the limit.
-type limitedBuffer struct {
-	buf      bytes.Buffer
-	max      int
-	overflow bool
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.buf.Len(); room < len(p) {
-		b.overflow = true
-		if room > 0 {
-			b.buf.Write(p[:room])
-		}
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *limitedBuffer) String() string { return b.buf.String() }

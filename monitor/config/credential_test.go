@@ -191,14 +191,3 @@ func TestPasswordNeverInErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestLimitedBuffer(t *testing.T) {
-	b := limitedBuffer{max: 4}
-	n, err := b.Write([]byte("abc"))
-	if n != 3 || err != nil || b.overflow {
-		t.Fatalf("Write = %d, %v, overflow %v", n, err, b.overflow)
-	}
-	if n, _ := b.Write([]byte("defg")); n != 4 || !b.overflow || b.String() != "abcd" {
-		t.Errorf("after overflow: %q, overflow %v, n %d", b.String(), b.overflow, n)
-	}
-}

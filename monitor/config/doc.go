@@ -9,11 +9,21 @@
 // file, the line and the key, so that a person can fix it and a daemon can
 // keep its last good config.
 //
+// Resolve is the one place where an account's settings as written become
+// an Account: the decoder uses it for every [[account]] table, and
+// `smtpwatch check --server/--preset...` for the account its flags
+// describe.
+//
 // Passwords are never stored in the file. An account names where its
 // password comes from — an environment variable, a command such as
 // "pass show mail/charter", or the OS keyring — and Account.Password fetches
-// it when a probe needs it.
+// it when a probe needs it, through the credential package. A file owned
+// by another user than the one smtpwatch runs as (or root) loads, but the
+// password sources it names are not read (Credential.Untrusted; Unix only).
 //
-// The package has no global state and does no logging; it reads files, the
-// environment, the keyring and runs commands only when asked to.
+// The package has no global state and does no logging; it reads files, and
+// (through the credential package) the environment and the keyring, and
+// runs commands, only when asked to. Its work on a file is bounded by the
+// file's size: a file nested more than 8 levels deep is refused before
+// the TOML decoder sees it.
 package config

@@ -13,9 +13,11 @@ import (
 //
 //	FILE:LINE: account "NAME": KEY: MSG
 //
-// leaving out the parts that are empty or zero.
+// leaving out the parts that are empty or zero. Errors about settings given
+// as command-line flags have no file and name the flag as KEY
+// ("--ca-file").
 type Error struct {
-	File string // the file name as given to Load or Parse
+	File string // the file name as given to Load or Parse; "" for flags
 	// Line is the 1-based line of the key (of the [[account]] header for a
 	// missing key). 0 means the file as a whole, e.g. when it cannot be read.
 	Line int
@@ -37,11 +39,13 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
 	}
-	b.WriteString(": ")
 	switch {
 	case e.Account != "":
 		fmt.Fprintf(&b, "account %q: ", e.Account)

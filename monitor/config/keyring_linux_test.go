@@ -182,7 +182,7 @@ func keyringChild(t *testing.T) {
 		t.Errorf("error\n got: %v\nwant: %s", err, want)
 	}
 
-	if err := SetKeyringPassword("charter", credential.NewSecret(testSecret)); err != nil {
+	if err := credential.StoreInKeyring("charter", credential.NewSecret(testSecret)); err != nil {
 		t.Fatalf("SetKeyringPassword: %v", err)
 	}
 	s, err := acct.Password(ctx)
@@ -191,7 +191,7 @@ func keyringChild(t *testing.T) {
 	}
 
 	// Setting again replaces the password.
-	if err := SetKeyringPassword("charter", credential.NewSecret("new-"+testSecret)); err != nil {
+	if err := credential.StoreInKeyring("charter", credential.NewSecret("new-"+testSecret)); err != nil {
 		t.Fatalf("SetKeyringPassword again: %v", err)
 	}
 	if s, err := acct.Password(ctx); err != nil || s.Reveal() != "new-"+testSecret {
@@ -205,13 +205,13 @@ func keyringChild(t *testing.T) {
 		t.Errorf("other account: %v, want keyring.ErrNotFound", err)
 	}
 
-	if err := DeleteKeyringPassword("charter"); err != nil {
+	if err := credential.DeleteFromKeyring("charter"); err != nil {
 		t.Fatalf("DeleteKeyringPassword: %v", err)
 	}
 	if _, err := acct.Password(ctx); !errors.Is(err, keyring.ErrNotFound) {
 		t.Errorf("Password after delete = %v, want keyring.ErrNotFound", err)
 	}
-	if err := DeleteKeyringPassword("charter"); err != nil {
+	if err := credential.DeleteFromKeyring("charter"); err != nil {
 		t.Errorf("deleting a missing password: %v", err)
 	}
 
@@ -219,8 +219,8 @@ func keyringChild(t *testing.T) {
 		name string
 		s    credential.Secret
 	}{{"", credential.NewSecret("x")}, {"charter", credential.Secret{}}} {
-		if err := SetKeyringPassword(tt.name, tt.s); err == nil {
-			t.Errorf("SetKeyringPassword(%q, %v) = nil, want an error", tt.name, tt.s)
+		if err := credential.StoreInKeyring(tt.name, tt.s); err == nil {
+			t.Errorf("credential.StoreInKeyring(%q, %v) = nil, want an error", tt.name, tt.s)
 		} else if strings.Contains(fmt.Sprint(err), testSecret) {
 			t.Errorf("error reveals the password: %v", err)
 		}

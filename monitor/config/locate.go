@@ -12,6 +12,13 @@ import (
 // accepted it, and records the line of every table header, key and array
 // element. It trusts the input to be valid TOML but never panics on other
 // input: every loop advances or stops.
+//
+// Its work is bounded by the input's size: it records nothing deeper than
+// maxDepth path elements (a value nested deeper is skipped by a flat scan
+// that keeps no path), so each byte costs at most maxDepth path elements
+// copied and joined. A config file needs a depth of 4 ([[account]], its
+// element, a key, an array element); 32 KB of nested brackets once cost
+// seconds and gigabytes here.
 
 // A path names a place in the document: table and key names, with "\x00N"
 // elements for the N-th element of an array (of tables, or inline).
@@ -26,6 +33,11 @@ func (p path) with(elems ...string) path {
 }
 
 func index(i int) string { return "\x00" + strconv.Itoa(i) }
+
+// maxDepth bounds the paths the locator records, table names, keys and
+// array indices together. Deeper values are skipped; their lines fall back
+// to the nearest recorded ancestor.
+const maxDepth = 8
 
 // lines maps document paths to the line where each first appears.
 type lines map[string]int
@@ -55,10 +67,23 @@ type locator struct {
 	lines  lines
 	arrays map[string]int // path of an array of tables → elements seen
 	events []locEvent
+	// deep is the first line where a key or value was nested beyond
+	// maxDepth and skipped (events then no longer list every key); 0 when
+	// none was.
+	deep int
 }
 
-// locate records the lines of src's keys.
-func locate(src string) (lines, []locEvent) {
+// tooDeep notes that something on the current line was nested beyond
+// maxDepth.
+func (l *locator) tooDeep() {
+	if l.deep == 0 {
+		l.deep = l.ln
+	}
+}
+
+// locate records the lines of src's keys. deep is the first line that nests
+// keys, tables or arrays more than maxDepth levels deep, 0 if none does.
+func locate(src string) (ln lines, events []locEvent, deep int) {
 	// The decoder skips a byte-order mark the same way.
 	if strings.HasPrefix(src, "\xff\xfe") || strings.HasPrefix(src, "\xfe\xff") {
 		src = src[2:]
@@ -67,7 +92,7 @@ func locate(src string) (lines, []locEvent) {
 	}
 	l := &locator{src: src, ln: 1, lines: lines{}, arrays: map[string]int{}}
 	l.document()
-	return l.lines, l.events
+	return l.lines, l.events, l.deep
 }
 
 func (l *locator) eof() bool { return l.i >= len(l.src) }
@@ -92,6 +117,10 @@ func (l *locator) advance(n int) {
 }
 
 func (l *locator) record(p path, line int) {
+	if len(p) > maxDepth {
+		l.tooDeep()
+		return
+	}
 	k := p.key()
 	if _, ok := l.lines[k]; !ok {
 		l.lines[k] = line
@@ -156,6 +185,11 @@ func (l *locator) header() (path, path) {
 	} else if l.peek() == ']' {
 		l.i++
 	}
+	if len(parts) > maxDepth {
+		// Too deep to record: keys under it are skipped (see keyValue).
+		l.tooDeep()
+		return nil, path(parts)
+	}
 	var p path
 	for k, part := range parts {
 		p = append(p, part)
@@ -215,10 +249,20 @@ func (l *locator) keyValue(ctx, plain path) {
 	if len(parts) == 0 {
 		return
 	}
-	full := ctx
-	for _, part := range parts {
-		full = full.with(part)
-		l.record(full, line)
+	if (ctx == nil && len(plain) > 0) || len(ctx)+len(parts) > maxDepth || len(plain)+len(parts) > maxDepth {
+		// Under a table header that was too deep, or too deep itself.
+		l.tooDeep()
+		l.skipBlank()
+		if l.peek() == '=' {
+			l.i++
+			l.skipBlank()
+			l.skipValue()
+		}
+		return
+	}
+	full := ctx.with(parts...)
+	for n := len(ctx) + 1; n <= len(full); n++ {
+		l.record(full[:n], line)
 	}
 	l.events = append(l.events, locEvent{plain: plain.with(parts...), line: line})
 	l.skipBlank()
@@ -231,6 +275,11 @@ func (l *locator) keyValue(ctx, plain path) {
 }
 
 func (l *locator) value(p, plain path) {
+	if len(p) >= maxDepth {
+		l.tooDeep()
+		l.skipValue()
+		return
+	}
 	switch {
 	case l.eof():
 	case l.has(`"""`):
@@ -383,5 +432,50 @@ func (l *locator) multiline(delim string, escapes bool) {
 			return
 		}
 		l.advance(1)
+	}
+}
+
+// skipValue moves past one value without recording anything and without
+// recursion: nested arrays and inline tables only change a counter.
+func (l *locator) skipValue() {
+	depth := 0
+	for !l.eof() {
+		start := l.i
+		switch c := l.peek(); {
+		case l.has(`"""`):
+			l.multiline(`"""`, true)
+		case l.has(`'''`):
+			l.multiline(`'''`, false)
+		case c == '"':
+			l.basicString()
+		case c == '\'':
+			l.literalString()
+		case c == '[' || c == '{':
+			depth++
+			l.i++
+		case c == ']' || c == '}':
+			if depth == 0 {
+				return // the end of the array or table that holds this value
+			}
+			depth--
+			l.i++
+			if depth == 0 {
+				return
+			}
+		case c == '#':
+			for !l.eof() && l.peek() != '\n' {
+				l.i++
+			}
+		case c == '\n' || c == ',':
+			if depth == 0 {
+				return
+			}
+			l.advance(1)
+		default:
+			l.advance(1)
+		}
+		if l.i == start { // an unclosed string at a line break
+			l.advance(1)
+		}
 	}
 }

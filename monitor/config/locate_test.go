@@ -17,7 +17,10 @@ func checkLocateMatchesDecoder(t *testing.T, src string) bool {
 	if err != nil {
 		return false
 	}
-	_, events := locate(src)
+	_, events, deep := locate(src)
+	if deep > 0 {
+		return true // beyond maxDepth the scan lists no keys
+	}
 	keys := md.Keys()
 	if len(keys) != len(events) {
 		t.Fatalf("locate found %d keys, the decoder %d\nlocate: %v\ndecoder: %q", len(events), len(keys), events, keys)
@@ -41,7 +44,7 @@ func TestLocate(t *testing.T) {
 				_, err := toml.Decode(tt.src, &m)
 				t.Fatalf("test document is not valid TOML: %v", err)
 			}
-			got, _ := locate(tt.src)
+			got, _, _ := locate(tt.src)
 			for p, want := range tt.lines {
 				pp := path(splitTestPath(p))
 				if ln, ok := got[pp.key()]; !ok || ln != want {
@@ -175,7 +178,7 @@ func splitTestPath(p string) []string {
 }
 
 func TestLinesFallBackToParent(t *testing.T) {
-	l, _ := locate("[[account]]\nname = \"a\"\n")
+	l, _, _ := locate("[[account]]\nname = \"a\"\n")
 	if got := l.line(path{"account", index(0), "missing"}); got != 1 {
 		t.Errorf("line of a missing key = %d, want its table's line 1", got)
 	}

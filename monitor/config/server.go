@@ -1,7 +1,11 @@
 package config
 
 import (
+	"errors"
+	"unicode/utf8"
+
 	"fmt"
+	"golang.org/x/net/idna"
 	"net"
 	"net/netip"
 	"os"
@@ -50,6 +54,9 @@ func ParseServer(s string) (host string, port int, err error) {
 		if !validHost(s) {
 			return bad("want a host name or IP address, like smtp.example.com")
 		}
+		if err := checkIDNA(s); err != nil {
+			return bad(err.Error())
+		}
 		return s, 0, nil
 	}
 	h, p, err := net.SplitHostPort(s)
@@ -79,7 +86,32 @@ func ParseServer(s string) (host string, port int, err error) {
 	if strings.Contains(h, ":") || !validHost(h) {
 		return bad("want a host name or IP address, like smtp.example.com")
 	}
+	if err := checkIDNA(h); err != nil {
+		return bad(err.Error())
+	}
 	return h, n, nil
+}
+
+// checkIDNA checks an internationalised host name ("mäil.exämple.de", or
+// its "xn--" form) the way a lookup will convert it: with IDNA's Lookup
+// profile. Plain ASCII names are left to validHost, which also allows the
+// '_' some mail hosts have.
+func checkIDNA(h string) error {
+	ascii := true
+	for i := 0; i < len(h); i++ {
+		ascii = ascii && h[i] < utf8.RuneSelf
+	}
+	if ascii && !strings.HasPrefix(strings.ToLower(h), "xn--") && !strings.Contains(strings.ToLower(h), ".xn--") {
+		return nil
+	}
+	a, err := idna.Lookup.ToASCII(h)
+	if err != nil {
+		return fmt.Errorf("not a valid international domain name (%v)", strings.TrimPrefix(err.Error(), "idna: "))
+	}
+	if len(a) > 253 {
+		return errors.New("longer than 253 characters once converted for DNS")
+	}
+	return nil
 }
 
 // validHost accepts host names (letters, digits, '-', '.', '_' and

@@ -3,6 +3,7 @@ package config
 import (
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -62,5 +63,33 @@ func TestDefaultPath(t *testing.T) {
 	t.Setenv("HOME", "")
 	if _, err := DefaultPath(); err == nil {
 		t.Error("DefaultPath() with no home = nil error")
+	}
+}
+
+// TestUnicodeServer: an internationalised host name is accepted as
+// written, in the config and on the command line, and one IDNA refuses is
+// an error at its line.
+func TestUnicodeServer(t *testing.T) {
+	for _, s := range []string{"mäil.exämple.de", "MÄIL.exämple.de", "xn--mil-qla.xn--exmple-cua.de", "smtp.münchen.de:465"} {
+		if _, _, err := ParseServer(s); err != nil {
+			t.Errorf("ParseServer(%q): %v", s, err)
+		}
+	}
+	c, err := Parse("c.toml", []byte("[[account]]\nname = \"de\"\nserver = \"mäil.exämple.de\"\n"))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if a := c.Accounts[0]; a.Server != "mäil.exämple.de" || a.Target().Server != "mäil.exämple.de" {
+		t.Errorf("server %q", a.Server)
+	}
+	for _, tc := range []struct{ server, want string }{
+		{"xn--zz.example", `c.toml:3: account "de": server: invalid server "xn--zz.example": not a valid international domain name`},
+		{"aא.example", `c.toml:3: account "de": server: invalid server "aא.example": not a valid international domain name`},
+		{"exämple.-de", `c.toml:3: account "de": server: invalid server "exämple.-de": not a valid international domain name`},
+	} {
+		_, err := Parse("c.toml", []byte("[[account]]\nname = \"de\"\nserver = \""+tc.server+"\"\n"))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("server %q: got %v, want %s...", tc.server, err, tc.want)
+		}
 	}
 }
