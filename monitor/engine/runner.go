@@ -322,7 +322,7 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 		return res, false
 	}
 	if credErr != nil {
-		res = credentialProblem(res, credErr)
+		res = config.CredentialProblem(res, credErr)
 	}
 
 	check := history.Check{Result: res, Auth: auth}
@@ -453,26 +453,23 @@ func (r *runner) matchesRestoredRejection(acct config.Account, pw credential.Sec
 // reports it).
 func (r *runner) rereadCA() {
 	r.mu.Lock()
-	file, digest, name := r.acct.CAFile, r.acct.CADigest, r.acct.Name
+	acct := r.acct
 	r.mu.Unlock()
-	if file == "" {
+	fresh, changed, err := acct.ReloadCA()
+	switch {
+	case err != nil:
+		r.e.log.Warn("ca_file not read again; using the one read before", "account", acct.Name, "err", err)
 		return
-	}
-	pool, d, err := config.ReadCAFile(file)
-	if err != nil {
-		r.e.log.Warn("ca_file not read again; using the one read before", "account", name, "err", err)
-		return
-	}
-	if d == digest {
+	case !changed:
 		return
 	}
 	r.mu.Lock()
-	if r.acct.CAFile == file {
-		r.acct.RootCAs, r.acct.CADigest = pool, d
+	if r.acct.CAFile == fresh.CAFile {
+		r.acct.RootCAs, r.acct.CADigest = fresh.RootCAs, fresh.CADigest
 		r.workedAt = time.Time{}
 	}
 	r.mu.Unlock()
-	r.e.log.Info("ca_file changed; using its new contents", "account", name, "file", file)
+	r.e.log.Info("ca_file changed; using its new contents", "account", acct.Name, "file", fresh.CAFile)
 }
 
 // memFingerprint identifies a credential without keeping it, in memory: an
@@ -490,15 +487,3 @@ func (r *runner) changedSinceRejection(s credential.Secret) bool {
 	return rej != nil && !hmac.Equal(rej, r.memFingerprint(s))
 }
 
-// credentialProblem marks a result whose password could not be read: the
-// connection and TLS were checked, the login was not.
-func credentialProblem(res probe.Result, err error) probe.Result {
-	msg := "The password could not be read, so sign-in was not checked: " + err.Error()
-	if res.Status == probe.StatusOK || res.Status == probe.StatusDegraded {
-		res.Status, res.Cause, res.Message = probe.StatusDegraded, probe.CauseNoCredentials, msg
-		res.Advice = []string{"Fix the password source named above; smtpwatch reads it again at the next check."}
-		return res
-	}
-	res.Warnings = append(res.Warnings, probe.Finding{Cause: probe.CauseNoCredentials, Message: msg})
-	return res
-}
