@@ -27,7 +27,7 @@ const (
 
 // socketFlag adds --socket to a daemon command's flags.
 func socketFlag(fl *flag.FlagSet) *string {
-	return fl.String("socket", "", "the daemon's API `socket` (default: smtpwatch.sock in the per-user runtime directory)")
+	return fl.String("socket", "", "`path` of the daemon's API socket (default: smtpwatch.sock in the per-user runtime directory)")
 }
 
 // daemonClient is a client of the daemon at socket, or at the default path.
@@ -180,10 +180,8 @@ func accountLine(a health.AccountStatus, name string, now time.Time) string {
 // or "tomorrow": until the next local 08:00 (today's, when run before
 // 08:00). Without one, the pause lasts until `smtpwatch resume`.
 func (a *app) pause(ctx context.Context, args []string) int {
-	fl := a.flags("pause", "pause [DURATION | tomorrow] [--account NAME] [--socket PATH]\n\n"+
-		"Pauses checks and notifications for DURATION (30m, 2h, 2d), until the next 08:00\n"+
-		"(tomorrow), or until \"smtpwatch resume\" when no duration is given.")
-	account := fl.String("account", "", "pause only this account (default: all)")
+	fl := a.flags("pause", "pause [DURATION | tomorrow] [--account NAME] [--socket PATH]")
+	account := fl.String("account", "", "pause only the account `NAME` (default: all)")
 	socket := socketFlag(fl)
 	pos, code, ok := parseWithArgs(fl, args)
 	if !ok {
@@ -255,7 +253,7 @@ func pauseLength(s string, now time.Time) (time.Duration, time.Time, error) {
 // resume ends a pause: `smtpwatch resume [--account NAME]`.
 func (a *app) resume(ctx context.Context, args []string) int {
 	fl := a.flags("resume", "resume [--account NAME] [--socket PATH]")
-	account := fl.String("account", "", "resume only this account (default: all)")
+	account := fl.String("account", "", "resume only the account `NAME` (default: all)")
 	socket := socketFlag(fl)
 	if code, ok := parse(fl, args); !ok {
 		return code
@@ -285,14 +283,9 @@ func parseWithArgs(fl *flag.FlagSet, args []string) ([]string, int, bool) {
 	var pos []string
 	for {
 		err := fl.Parse(args)
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-			return nil, exitOK, false
-		case err != nil:
-			return nil, exitUnknown, false
-		}
-		if fl.NArg() == 0 {
-			return pos, 0, true
+		if err != nil || fl.NArg() == 0 {
+			code, ok := parsed(fl, err, false)
+			return pos, code, ok
 		}
 		pos = append(pos, fl.Arg(0))
 		args = fl.Args()[1:]

@@ -321,7 +321,7 @@ func TestPauseRefusals(t *testing.T) {
 		err  string
 	}{
 		{[]string{"banana"}, `"banana" is not a duration`},
-		{[]string{"-5m"}, "flag provided but not defined"},
+		{[]string{"-5m"}, "flag provided but not defined: --5m"},
 		{[]string{"0s"}, "must be positive"},
 		{[]string{"1h", "2h"}, "one duration at most"},
 		{[]string{"1h", "--account", "nobody"}, `unknown account "nobody"`},
