@@ -21,7 +21,7 @@ import (
 // the socket all land there) and no D-Bus, so the daemon runs headless.
 type serviceEnv struct {
 	home, runtime, state, config, socket, entry string
-	env                                        []string
+	env                                         []string
 }
 
 func newServiceEnv(t *testing.T) serviceEnv {
