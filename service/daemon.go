@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"smtpwatch/monitor/api"
+	"smtpwatch/monitor/human"
 	"smtpwatch/monitor/instance"
 )
 
@@ -200,7 +201,7 @@ func Start(ctx context.Context, o Options) (pid int, already bool, err error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			e := &StartError{Reason: fmt.Sprintf("it did not answer on %s within %s", o.Socket, o.startWait().Round(time.Second))}
+			e := &StartError{Reason: fmt.Sprintf("it did not answer on %s within %s", o.Socket, human.Duration(o.startWait()))}
 			switch {
 			case child != nil:
 				e.Reason += fmt.Sprintf(" (process %d still runs: stop it with kill %d)", child.Process.Pid, child.Process.Pid)
@@ -275,7 +276,7 @@ func Stop(ctx context.Context, o Options) (pid int, err error) {
 		return 0, fmt.Errorf("service: stopping process %d: %w", pid, err)
 	}
 	if !waitEnded(ctx, o, pid) {
-		return 0, fmt.Errorf("service: process %d did not end within %s of SIGTERM: end it with kill -9 %d", pid, o.stopWait().Round(time.Second), pid)
+		return 0, fmt.Errorf("service: process %d did not end within %s of SIGTERM: end it with kill -9 %d", pid, human.Duration(o.stopWait()), pid)
 	}
 	return pid, nil
 }

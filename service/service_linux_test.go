@@ -263,7 +263,7 @@ func TestUserAutostartStartFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = Start(ctx, wrong)
-	if !errors.As(err, &se) || !strings.Contains(se.Reason, "did not answer on "+wrong.Socket+" within 1s") || !strings.Contains(se.Reason, "still runs") {
+	if !errors.As(err, &se) || !strings.Contains(se.Reason, "did not answer on "+wrong.Socket+" within 1 s") || !strings.Contains(se.Reason, "still runs") {
 		t.Fatalf("Start = %v, want a StartError saying it does not answer", err)
 	}
 }

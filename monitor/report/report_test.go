@@ -164,3 +164,20 @@ func TestNagiosLineEscapesTheText(t *testing.T) {
 		t.Errorf("perf %q, want %q", perf, want)
 	}
 }
+
+// Every duration in the report is rounded as a person reads it: a phase
+// of 2.666666666 s is "2.7 s", not "2666 ms" or "2.666666666s".
+func TestTextRoundsDurations(t *testing.T) {
+	r := rejected()
+	r.Phases = []probe.Phase{{Name: "greeting", OK: false, Duration: 8 * time.Second / 3, Detail: "no greeting"}}
+	r.Duration = 90 * time.Second
+	var b bytes.Buffer
+	if err := Text(&b, []probe.Result{r}, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"  greeting   FAIL  2.7 s   no greeting\n", "  total           1 min 30 s\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
