@@ -37,6 +37,58 @@ func desktopQuote(s string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
+// desktopExec reads the Exec line of the entry at path back into the
+// program and its arguments, undoing desktopQuote.
+func desktopExec(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		exec, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), "Exec=")
+		if !ok {
+			continue
+		}
+		var words []string
+		var w strings.Builder
+		inWord, quoted := false, false
+		for i := 0; i < len(exec); i++ {
+			c := exec[i]
+			switch {
+			case quoted && c == '\\' && i+1 < len(exec):
+				i++
+				w.WriteByte(exec[i])
+			case c == '"':
+				quoted, inWord = !quoted, true
+			case !quoted && (c == ' ' || c == '\t'):
+				if inWord {
+					words = append(words, w.String())
+					w.Reset()
+					inWord = false
+				}
+			case c == '%' && i+1 < len(exec) && exec[i+1] == '%':
+				i++
+				w.WriteByte('%')
+				inWord = true
+			default:
+				w.WriteByte(c)
+				inWord = true
+			}
+		}
+		if quoted {
+			return nil, fmt.Errorf("service: %s: unbalanced quotes in Exec", path)
+		}
+		if inWord {
+			words = append(words, w.String())
+		}
+		if len(words) == 0 {
+			break
+		}
+		return words, nil
+	}
+	return nil, fmt.Errorf("service: %s has no Exec line", path)
+}
+
 func (o Options) autostartPath(name string) (string, error) {
 	dir, err := o.configHome()
 	if err != nil {

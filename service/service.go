@@ -12,7 +12,14 @@
 //     service has no per-session runtime directory.
 //
 // Install, Uninstall, Start, Stop and Status block until the OS tool they
-// run answers. Errors say what to do, e.g. to run with sudo.
+// run answers, and Start and Stop until the daemon answers on its socket or
+// has ended (bounded by Options.StartWait and StopWait). Each reports what
+// is true afterwards — which process runs, what was removed — rather than
+// what was asked for. Errors say what to do, e.g. to run with sudo.
+//
+// Whether a daemon runs, and which process it is, comes from the daemon
+// itself: the instance lock it holds in its state directory
+// (monitor/instance) and its API socket, which must answer.
 package service
 
 import (
@@ -21,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	kservice "github.com/kardianos/service"
 )
@@ -34,13 +42,74 @@ type Options struct {
 	System     bool
 	Executable string // absolute path of the smtpwatch binary
 	ConfigPath string
-	// Socket is passed to the daemon and the tray (system mode).
+	// Socket is the daemon's API socket. In system mode it is passed to the
+	// daemon and the tray; in every mode Start, Stop, Status and Uninstall
+	// ask it whether the daemon runs ("" leaves only the lock to tell).
 	Socket string
+	// StateDir is the daemon's state directory, where it holds its
+	// instance lock and keeps its log ("" leaves only the socket to tell).
+	StateDir string
+	// StartWait bounds how long Start waits for the started daemon to
+	// answer, StopWait how long Stop waits for it to end; 0 means
+	// DefaultStartWait and DefaultStopWait.
+	StartWait, StopWait time.Duration
 	// UserName is the account the system daemon runs as (system mode).
 	UserName string
 	// Home and ConfigHome locate the user's autostart files; "" means the
 	// current user's (os.UserHomeDir, $XDG_CONFIG_HOME or ~/.config).
 	Home, ConfigHome string
+}
+
+// The default bounds of Start and Stop.
+const (
+	DefaultStartWait = 5 * time.Second
+	DefaultStopWait  = 10 * time.Second
+)
+
+// ErrNotInstalled is returned by Start when nothing is installed.
+var ErrNotInstalled = errors.New("service: smtpwatch is not installed; install it with: smtpwatch service install")
+
+// Installation says how smtpwatch is installed.
+type Installation struct {
+	// What is how, in words: "autostart entry /home/me/.config/autostart/smtpwatch.desktop";
+	// "" when nothing is installed.
+	What string
+	// Managed is set when a service manager (systemd, SysV init, launchd,
+	// the Task Scheduler) starts and stops the daemon; an XDG autostart
+	// entry has none, so smtpwatch starts and stops that daemon itself.
+	Managed bool
+}
+
+// Installed reports whether anything is installed.
+func (i Installation) Installed() bool { return i.What != "" }
+
+// State is what Status finds.
+type State struct {
+	Installation
+	// Running is set when a daemon runs for these options: it holds the
+	// lock of StateDir or answers on Socket (installed or not).
+	Running bool
+	// PID is the running daemon's process id; 0 when none runs or the
+	// system does not tell.
+	PID int
+	// Manager is the service manager's own word on the service ("running",
+	// "stopped", "failed"...), "" without a manager or when it says
+	// nothing.
+	Manager string
+}
+
+func (o Options) startWait() time.Duration {
+	if o.StartWait > 0 {
+		return o.StartWait
+	}
+	return DefaultStartWait
+}
+
+func (o Options) stopWait() time.Duration {
+	if o.StopWait > 0 {
+		return o.StopWait
+	}
+	return DefaultStopWait
 }
 
 func (o Options) name() string {
@@ -130,21 +199,6 @@ func (o Options) kardianos(userService bool, extra kservice.KeyValue) (kservice.
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	return s, nil
-}
-
-// describe turns a kardianos status into words.
-func describe(st kservice.Status, err error) string {
-	switch {
-	case errors.Is(err, kservice.ErrNotInstalled):
-		return "not installed"
-	case err != nil:
-		return "unknown: " + err.Error()
-	case st == kservice.StatusRunning:
-		return "installed, running"
-	case st == kservice.StatusStopped:
-		return "installed, stopped"
-	}
-	return "unknown"
 }
 
 // permission explains a refusal to write a system location.

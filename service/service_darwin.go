@@ -1,9 +1,11 @@
 package service
 
 import (
+	"errors"
 	"fmt"
 	"html"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -72,8 +74,24 @@ func (o Options) writeTrayAgent() (string, error) {
 	return p, nil
 }
 
-// Uninstall removes what Install made.
-func Uninstall(o Options) error {
+// installed asks launchd's files: a LaunchAgent per user, a LaunchDaemon
+// for the system.
+func installed(o Options) (Installation, error) {
+	s, err := o.kardianos(!o.System, nil)
+	if err != nil {
+		return Installation{}, err
+	}
+	if _, err := s.Status(); errors.Is(err, kservice.ErrNotInstalled) {
+		return Installation{}, nil
+	}
+	if o.System {
+		return Installation{What: fmt.Sprintf("LaunchDaemon %s (as %s)", o.name(), o.UserName), Managed: true}, nil
+	}
+	return Installation{What: "LaunchAgent " + o.name(), Managed: true}, nil
+}
+
+// remove deletes what Install made, without stopping anything.
+func remove(o Options) error {
 	if o.System {
 		if u, err := user.Lookup(o.UserName); err == nil {
 			_ = os.Remove(filepath.Join(u.HomeDir, "Library", "LaunchAgents", "com.smtpwatch."+o.name()+"-tray.plist"))
@@ -83,36 +101,56 @@ func Uninstall(o Options) error {
 	if err != nil {
 		return err
 	}
-	_ = s.Stop()
 	if err := s.Uninstall(); err != nil && !os.IsNotExist(err) {
 		return permission(fmt.Errorf("service: %w", err))
 	}
 	return nil
 }
 
-// Start starts the installed daemon now.
-func Start(o Options) error {
+func managerStart(o Options) error {
 	s, err := o.kardianos(!o.System, nil)
 	if err != nil {
 		return err
 	}
-	return permission(s.Start())
+	return s.Start()
 }
 
-// Stop stops it.
-func Stop(o Options) error {
+func managerStop(o Options) error {
 	s, err := o.kardianos(!o.System, nil)
 	if err != nil {
 		return err
 	}
-	return permission(s.Stop())
+	return s.Stop()
 }
 
-// Status says whether launchd knows and runs it.
-func Status(o Options) string {
+// managerState is launchd's word: "running" or "stopped".
+func managerState(o Options) string {
 	s, err := o.kardianos(!o.System, nil)
 	if err != nil {
-		return "unknown: " + err.Error()
+		return ""
 	}
-	return describe(s.Status())
+	switch st, err := s.Status(); {
+	case err != nil:
+		return ""
+	case st == kservice.StatusRunning:
+		return "running"
+	case st == kservice.StatusStopped:
+		return "stopped"
+	}
+	return ""
+}
+
+// managerLog: the LaunchAgent keeps no output file; the daemon's own log
+// is in its state directory.
+func managerLog(o Options) (string, []string) {
+	if o.StateDir == "" {
+		return "", nil
+	}
+	p := filepath.Join(o.StateDir, "smtpwatch.log")
+	return p, tail(p, logLines)
+}
+
+// startDetached is not used on macOS: launchd starts every install.
+func startDetached(Options) (*exec.Cmd, string, error) {
+	return nil, "", errors.New("service: launchd starts smtpwatch on macOS")
 }

@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -98,7 +100,7 @@ esac
 
 // systemdUser reports whether a systemd user manager answers for this user.
 func systemdUser() bool {
-	if _, err := os.Stat("/run/systemd/system"); err != nil {
+	if !systemdRuns() {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -154,9 +156,163 @@ func Install(o Options) (string, error) {
 	return "autostart entry " + p + ", started at login", nil
 }
 
-// Uninstall removes whatever Install made; it is not an error when nothing
-// is installed.
-func Uninstall(o Options) error {
+// systemdRuns reports whether systemd is the init system here.
+func systemdRuns() bool {
+	_, err := os.Stat("/run/systemd/system")
+	return err == nil
+}
+
+// systemUnitPath, sysvScriptPath and userUnitPath are where a system unit,
+// a SysV init script and a systemd user unit live.
+func systemUnitPath(name string) string { return "/etc/systemd/system/" + name + ".service" }
+func sysvScriptPath(name string) string { return "/etc/init.d/" + name }
+
+func (o Options) userUnitPath() (string, error) {
+	h, err := o.home()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(h, ".config", "systemd", "user", o.name()+".service"), nil
+}
+
+// installed says how smtpwatch is installed: for the system, a systemd
+// unit or a SysV init script; per user, an autostart entry or a systemd
+// user unit.
+func installed(o Options) (Installation, error) {
+	if o.System {
+		if p := systemUnitPath(o.name()); exists(p) {
+			return Installation{What: fmt.Sprintf("system service %q (systemd unit %s, as %s)", o.name(), p, o.UserName), Managed: true}, nil
+		}
+		if p := sysvScriptPath(o.name()); exists(p) {
+			return Installation{What: fmt.Sprintf("system service %q (SysV init script %s, as %s)", o.name(), p, o.UserName), Managed: true}, nil
+		}
+		return Installation{}, nil
+	}
+	p, err := o.autostartPath(o.name())
+	if err != nil {
+		return Installation{}, err
+	}
+	if exists(p) {
+		return Installation{What: "autostart entry " + p}, nil
+	}
+	if u, err := o.userUnitPath(); err == nil && exists(u) {
+		return Installation{What: fmt.Sprintf("systemd user unit %s.service (%s)", o.name(), u), Managed: true}, nil
+	}
+	return Installation{}, nil
+}
+
+// systemctl runs systemctl (with --user for a per-user install), bounded.
+func (o Options) systemctl(args ...string) (string, error) {
+	if !o.System {
+		args = append([]string{"--user"}, args...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "systemctl", args...).Output()
+	return strings.TrimSpace(string(out)), err
+}
+
+// usesSystemd reports whether systemd manages the installed service.
+func (o Options) usesSystemd() bool {
+	if o.System {
+		return exists(systemUnitPath(o.name()))
+	}
+	u, err := o.userUnitPath()
+	return err == nil && exists(u)
+}
+
+func managerStart(o Options) error {
+	s, err := o.kardianos(!o.System, nil)
+	if err != nil {
+		return err
+	}
+	return s.Start()
+}
+
+func managerStop(o Options) error {
+	s, err := o.kardianos(!o.System, nil)
+	if err != nil {
+		return err
+	}
+	return s.Stop()
+}
+
+// managerState is systemd's or the init script's word on the service:
+// "running", "stopped", "failed", "starting"; "" when it says nothing.
+func managerState(o Options) string {
+	if o.usesSystemd() {
+		out, _ := o.systemctl("is-active", o.name()+".service")
+		switch out {
+		case "active":
+			return "running"
+		case "inactive":
+			return "stopped"
+		case "activating":
+			return "starting"
+		}
+		return out
+	}
+	if !o.System {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, sysvScriptPath(o.name()), "status").Output()
+	return strings.ToLower(strings.TrimSpace(string(out)))
+}
+
+// managerLog is where the service manager puts the daemon's output, and
+// its last lines: the journal under systemd, /var/log/NAME.log with the
+// SysV script.
+func managerLog(o Options) (string, []string) {
+	if o.usesSystemd() {
+		args := []string{"-u", o.name() + ".service", "-n", fmt.Sprint(logLines), "--no-pager", "-o", "cat"}
+		where := "journalctl -u " + o.name() + ".service"
+		if !o.System {
+			args = append([]string{"--user"}, args...)
+			where = "journalctl --user -u " + o.name() + ".service"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "journalctl", args...).Output()
+		if err != nil || len(out) == 0 {
+			return where, nil
+		}
+		return where, strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	}
+	p := "/var/log/" + o.name() + ".log"
+	return p, tail(p, logLines)
+}
+
+// startDetached starts what the autostart entry runs at login (it has no
+// manager): in a session of its own, so that it outlives this command and
+// the terminal, with its output in the state directory.
+func startDetached(o Options) (*exec.Cmd, string, error) {
+	p, err := o.autostartPath(o.name())
+	if err != nil {
+		return nil, "", err
+	}
+	argv, err := desktopExec(p)
+	if err != nil {
+		return nil, "", err
+	}
+	out, path, err := o.outputFile()
+	if err != nil {
+		return nil, "", err
+	}
+	defer out.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("service: starting %s: %w", o.Executable, err)
+	}
+	return cmd, path, nil
+}
+
+// remove deletes what Install made, without stopping anything; what is
+// missing is no error.
+func remove(o Options) error {
 	if o.System {
 		if u, err := user.Lookup(o.UserName); err == nil && o.Home == "" {
 			o.Home = u.HomeDir
@@ -168,7 +324,6 @@ func Uninstall(o Options) error {
 		if err != nil {
 			return err
 		}
-		_ = s.Stop()
 		if err := s.Uninstall(); err != nil && !notInstalled(err) {
 			return permission(fmt.Errorf("service: %w", err))
 		}
@@ -178,69 +333,26 @@ func Uninstall(o Options) error {
 	if _, err := o.removeAutostart(o.name()); err != nil {
 		return err
 	}
+	u, err := o.userUnitPath()
+	if err != nil || !exists(u) {
+		return nil
+	}
 	if systemdUser() {
 		s, err := o.kardianos(true, nil)
 		if err != nil {
 			return err
 		}
-		_ = s.Stop()
 		if err := s.Uninstall(); err != nil && !notInstalled(err) {
 			return fmt.Errorf("service: %w", err)
 		}
+		return nil
 	}
+	// No user manager runs to disable it: remove the unit and its link.
+	if err := os.Remove(u); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("service: %w", err)
+	}
+	_ = os.Remove(filepath.Join(filepath.Dir(u), "default.target.wants", o.name()+".service"))
 	return nil
-}
-
-// Start starts the installed daemon now. With an autostart entry, which has
-// no manager, it starts `smtpwatch run` detached from this terminal.
-func Start(o Options) error {
-	if !o.System {
-		if p, _ := o.autostartPath(o.name()); exists(p) {
-			cmd := exec.Command(o.Executable, o.daemonArgs()...)
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-			if err := cmd.Start(); err != nil {
-				return fmt.Errorf("service: %w", err)
-			}
-			return cmd.Process.Release()
-		}
-	}
-	s, err := o.kardianos(!o.System, nil)
-	if err != nil {
-		return err
-	}
-	return permission(s.Start())
-}
-
-// Stop stops the installed daemon. An autostart daemon has no manager to
-// stop it: quit it from the tray menu.
-func Stop(o Options) error {
-	if !o.System {
-		if p, _ := o.autostartPath(o.name()); exists(p) {
-			return errors.New("service: started by an autostart entry, which has no manager: use Quit in the tray menu, or end the process")
-		}
-	}
-	s, err := o.kardianos(!o.System, nil)
-	if err != nil {
-		return err
-	}
-	return permission(s.Stop())
-}
-
-// Status says how smtpwatch is installed and whether the OS runs it.
-func Status(o Options) string {
-	if !o.System {
-		if p, _ := o.autostartPath(o.name()); exists(p) {
-			return "installed: autostart entry " + p
-		}
-		if !systemdUser() {
-			return "not installed"
-		}
-	}
-	s, err := o.kardianos(!o.System, nil)
-	if err != nil {
-		return "unknown: " + err.Error()
-	}
-	return describe(s.Status())
 }
 
 // removeSysVLinks removes the runlevel links kardianos's SysV install makes

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -55,41 +56,64 @@ func Install(o Options) (string, error) {
 	return "logon task " + o.name(), nil
 }
 
-// Uninstall deletes the task; a missing one is no error.
-func Uninstall(o Options) error {
+// installed asks the Task Scheduler for the logon task.
+func installed(o Options) (Installation, error) {
 	if o.System {
-		return errNoSystem
+		return Installation{}, errNoSystem
 	}
+	if _, err := schtasks("/Query", "/TN", o.name()); err != nil {
+		return Installation{}, nil
+	}
+	return Installation{What: "logon task " + o.name(), Managed: true}, nil
+}
+
+// remove deletes the task; a missing one is no error.
+func remove(o Options) error {
 	if _, err := schtasks("/Query", "/TN", o.name()); err != nil {
 		return nil
 	}
-	_, _ = schtasks("/End", "/TN", o.name())
 	_, err := schtasks("/Delete", "/F", "/TN", o.name())
 	return err
 }
 
-// Start runs the task now.
-func Start(o Options) error {
+// managerStart runs the task now.
+func managerStart(o Options) error {
 	_, err := schtasks("/Run", "/TN", o.name())
 	return err
 }
 
-// Stop ends the task's process.
-func Stop(o Options) error {
+// managerStop ends the task's process.
+func managerStop(o Options) error {
 	_, err := schtasks("/End", "/TN", o.name())
 	return err
 }
 
-// Status reads the task's state.
-func Status(o Options) string {
+// managerState is the task's status as the Task Scheduler says it
+// ("running", "ready"...).
+func managerState(o Options) string {
 	out, err := schtasks("/Query", "/TN", o.name(), "/FO", "LIST")
 	if err != nil {
-		return "not installed"
+		return ""
 	}
 	for _, l := range strings.Split(out, "\n") {
 		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "Status" {
-			return "installed: logon task, " + strings.ToLower(strings.TrimSpace(v))
+			return strings.ToLower(strings.TrimSpace(v))
 		}
 	}
-	return "installed: logon task"
+	return ""
+}
+
+// managerLog: the task keeps no output; the daemon's own log is in its
+// state directory.
+func managerLog(o Options) (string, []string) {
+	if o.StateDir == "" {
+		return "", nil
+	}
+	p := filepath.Join(o.StateDir, "smtpwatch.log")
+	return p, tail(p, logLines)
+}
+
+// startDetached is not used on Windows: the Task Scheduler starts it.
+func startDetached(Options) (*exec.Cmd, string, error) {
+	return nil, "", errors.New("service: the Task Scheduler starts smtpwatch on Windows")
 }

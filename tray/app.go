@@ -42,9 +42,9 @@ type clickKind int
 const (
 	clickLine          clickKind = iota // an account line; click.line says which
 	clickCheck                          // "Check now"
-	clickPauseHour                      // "Pause notifications" ▸ "1 hour"
-	clickPauseTomorrow                  // "Pause notifications" ▸ "Until tomorrow"
-	clickResume                         // "Resume notifications"
+	clickPauseHour                      // "Pause checks" ▸ "1 hour"
+	clickPauseTomorrow                  // "Pause checks" ▸ "Until tomorrow"
+	clickResume                         // "Resume checks"
 	clickSettings                       // "Open settings"
 	clickLog                            // "Open log"
 	clickQuit                           // "Quit"
@@ -173,7 +173,6 @@ func (a *app) run(ctx context.Context, clicks <-chan click) error {
 				}
 			}
 			arm()
-			a.render() // a pause may have ended
 		case d := <-a.done:
 			if d.what == "check" {
 				a.checking = false
@@ -205,10 +204,6 @@ func (a *app) render() {
 	default:
 		v = view(a.status, now)
 	}
-	if paused, until := a.policy.Paused(now); paused {
-		v.CanResume = true
-		v.PauseLabel = pausedLabel(until, now)
-	}
 	v.Checking = a.checking
 	a.shown = v
 	a.ui.apply(v)
@@ -235,14 +230,10 @@ func (a *app) onClick(ctx context.Context, c click) {
 		if c.kind == clickPauseTomorrow {
 			until = health.NextMorning(now)
 		}
-		a.log.Info("tray: notifications paused", "until", until)
-		a.policy.Pause(until)
-		a.render()
+		a.log.Info("tray: pausing checks", "until", until)
 		a.do(ctx, "pause", callTimeout, func(ctx context.Context) error { return a.src.PauseUntil(ctx, "", until) })
 	case clickResume:
-		a.log.Info("tray: notifications resumed")
-		a.policy.Resume()
-		a.render()
+		a.log.Info("tray: resuming checks")
 		a.do(ctx, "resume", callTimeout, func(ctx context.Context) error { return a.src.Resume(ctx, "") })
 	case clickSettings:
 		a.do(ctx, "open settings", callTimeout, func(context.Context) error { return a.openSettings() })

@@ -16,6 +16,7 @@ import (
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/probe"
+	"smtpwatch/monitor/report"
 )
 
 // fakeSource is a Source whose status, events and controls the test drives.
@@ -69,18 +70,35 @@ func (f *fakeSource) Check(ctx context.Context, account string) ([]probe.Result,
 	return f.results, nil
 }
 
+// PauseUntil pauses every account, as the engine does: the status says so
+// from then on.
 func (f *fakeSource) PauseUntil(_ context.Context, account string, until time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pauses = append(f.pauses, until)
+	f.st = pausedUntil(f.st, until)
 	return nil
 }
 
+// Resume ends the pause: the accounts are back to what they were (in these
+// tests: working).
 func (f *fakeSource) Resume(context.Context, string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.resumes++
+	f.st = okStatus()
 	return nil
+}
+
+// pausedUntil is st with every account paused until until (zero: until
+// resumed), as the daemon reports it.
+func pausedUntil(st health.Status, until time.Time) health.Status {
+	st.State = health.Paused
+	st.Accounts = slices.Clone(st.Accounts)
+	for i := range st.Accounts {
+		st.Accounts[i].State, st.Accounts[i].PausedUntil = health.Paused, until
+	}
+	return st
 }
 
 func (f *fakeSource) set(st health.Status, err error) {
@@ -362,6 +380,9 @@ func TestAppOpensSettingsAndLog(t *testing.T) {
 	})
 }
 
+// "Pause checks" from the menu pauses the daemon; the menu then says what
+// the daemon's status says. Nothing is notified while every account is
+// paused; "Resume checks" resumes the daemon.
 func TestAppPauseAndResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, okStatus())
@@ -372,10 +393,13 @@ func TestAppPauseAndResume(t *testing.T) {
 			t.Fatalf("source paused %v", h.src.pauses)
 		}
 		v := h.ui.last()
-		if want := pausedLabel(at.Add(time.Hour), at); v.PauseLabel != want || !v.CanResume {
-			t.Fatalf("paused view: %q resume %v, want %q", v.PauseLabel, v.CanResume, want)
+		if want := pausedLabel(at.Add(time.Hour), at); v.PauseLabel != want || !v.CanResume || v.Icon != health.Paused {
+			t.Fatalf("paused view: %q resume %v icon %s, want %q", v.PauseLabel, v.CanResume, v.Icon, want)
 		}
-		h.src.emit(transition("charter", "Charter", health.OK, health.Failing, probe.CauseAuthRejected))
+		if !strings.HasPrefix(v.PauseLabel, "Checks paused until ") {
+			t.Errorf("pause label %q does not say that checks are paused", v.PauseLabel)
+		}
+		h.src.emit(health.Event{Kind: health.EventConfigError, Message: "config.toml:3: interval: too short"})
 		wait(time.Minute)
 		if got := h.notes.titles(); len(got) != 0 {
 			t.Fatalf("notified while paused: %q", got)
@@ -384,9 +408,10 @@ func TestAppPauseAndResume(t *testing.T) {
 		if h.src.resumes != 1 {
 			t.Fatalf("resumes %d", h.src.resumes)
 		}
-		if v := h.ui.last(); v.PauseLabel != pauseLabel || v.CanResume {
+		if v := h.ui.last(); v.PauseLabel != pauseLabel || v.CanResume || v.Icon != health.OK {
 			t.Fatalf("resumed view: %+v", v)
 		}
+		h.src.set(failingStatusNow(), nil)
 		h.src.emit(transition("charter", "Charter", health.OK, health.Failing, probe.CauseAuthRejected))
 		wait(coalesceWindow)
 		if got := h.notes.titles(); len(got) != 1 {
@@ -400,14 +425,46 @@ func TestAppPauseAndResume(t *testing.T) {
 	})
 }
 
-func TestAppPauseEndsByItself(t *testing.T) {
+// A pause and a resume made elsewhere (`smtpwatch pause` and `smtpwatch
+// resume` in a terminal, another tray) show in the menu: the tray keeps no
+// pause of its own. With the daemon's event, at once; without one, by the
+// next poll.
+func TestAppFollowsPausesFromElsewhere(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, okStatus())
+		defer h.stop()
+		until := time.Now().Add(2 * time.Hour)
+		h.src.set(pausedUntil(okStatus(), until), nil)
+		h.src.emit(transition("charter", "Charter", health.OK, health.Paused, probe.CauseOK))
+		synctest.Wait()
+		if v := h.ui.last(); v.PauseLabel != pausedLabel(until, time.Now()) || !v.CanResume || v.Lines[0].Text != "‖ Charter — paused until "+report.Clock(until, time.Now()) {
+			t.Fatalf("view after a pause from the command line: %+v", v)
+		}
+		h.src.set(okStatus(), nil) // resumed, and the event lost
+		wait(pollEvery)
+		if v := h.ui.last(); v.PauseLabel != pauseLabel || v.CanResume || v.Icon != health.OK {
+			t.Fatalf("view after a resume from the command line: %+v", v)
+		}
+		if h.src.resumes != 0 || len(h.src.pauses) != 0 {
+			t.Errorf("the tray paused %v or resumed %d itself", h.src.pauses, h.src.resumes)
+		}
+	})
+}
+
+// A pause the tray asked for that the daemon ended early (a resume from
+// elsewhere) is over in the menu too, not an hour later.
+func TestAppPauseEndedByTheDaemon(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, okStatus())
 		defer h.stop()
 		h.click(click{kind: clickPauseHour})
-		wait(time.Hour)
-		if v := h.ui.last(); v.PauseLabel != pauseLabel {
-			t.Errorf("pause label after the hour: %q", v.PauseLabel)
+		if v := h.ui.last(); !v.CanResume {
+			t.Fatalf("not paused: %+v", v)
+		}
+		h.src.set(okStatus(), nil)
+		wait(pollEvery)
+		if v := h.ui.last(); v.PauseLabel != pauseLabel || v.CanResume {
+			t.Errorf("view 30 s after the daemon resumed: %q resume %v", v.PauseLabel, v.CanResume)
 		}
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"smtpwatch/monitor/human"
 )
 
 // busTimeout bounds connecting to the session bus and every call on it.
@@ -134,7 +136,7 @@ func dialBus(ctx context.Context, addr string) (*dbus.Conn, error) {
 		return r.conn, r.err
 	case <-t.C:
 		giveUp()
-		return nil, fmt.Errorf("no answer within %v", busTimeout)
+		return nil, fmt.Errorf("no answer within %s", human.Duration(busTimeout))
 	case <-ctx.Done():
 		giveUp()
 		return nil, ctx.Err()

@@ -719,7 +719,7 @@ success_threshold = 1
 		if err != nil {
 			return false, err.Error()
 		}
-		return strings.HasPrefix(tip, "smtpwatch — sending fails\nCharter: connection refused"), tip
+		return strings.HasPrefix(tip, "smtpwatch — sending would fail\nCharter: connection refused"), tip
 	})
 	var failure health.Event
 	select {

@@ -9,6 +9,7 @@ import (
 
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/probe"
+	"smtpwatch/monitor/report"
 )
 
 // The policy's defaults.
@@ -95,8 +96,10 @@ type told struct {
 //     ExpiringEvery), a recovery (back to ok or degraded from failing or
 //     offline), a reminder, a config error.
 //   - Silent: starting→ok and every other move between working states; any
-//     event into or out of paused; everything while notifications are
-//     paused; a recovery the person never heard the failure of.
+//     event into or out of paused; everything while every account is
+//     paused (the status given to Flush says so: the daemon holds the
+//     pause, whoever asked for it); a recovery the person never heard the
+//     failure of.
 //   - At most one per account per RateLimit, recoveries and reminders
 //     aside; a change held back is said at the end of that time if the
 //     account is still in that state (the status snapshot given to Flush).
@@ -112,13 +115,11 @@ type policy struct {
 	// Loc is the time zone of the times in the texts; nil means local.
 	Loc *time.Location
 
-	accounts    map[string]*told
-	queue       []pending
-	windowEnd   time.Time
-	paused      bool
-	pausedUntil time.Time // zero with paused: until Resume
-	configMsg   string    // the last config error said, and when
-	configAt    time.Time
+	accounts  map[string]*told
+	queue     []pending
+	windowEnd time.Time
+	configMsg string // the last config error said, and when
+	configAt  time.Time
 }
 
 func newPolicy() *policy {
@@ -136,28 +137,6 @@ func (p *policy) account(name string) *told {
 		p.accounts[key] = t
 	}
 	return t
-}
-
-// Pause silences every notification until until (zero: until Resume).
-// What waits is dropped: it would be stale by then.
-func (p *policy) Pause(until time.Time) {
-	p.paused, p.pausedUntil = true, until
-	p.queue, p.windowEnd = nil, time.Time{}
-	for _, t := range p.accounts {
-		t.owed = nil
-	}
-}
-
-// Resume ends a pause.
-func (p *policy) Resume() { p.paused, p.pausedUntil = false, time.Time{} }
-
-// Paused reports whether notifications are paused at now, and until when
-// (zero: until Resume).
-func (p *policy) Paused(now time.Time) (bool, time.Time) {
-	if p.paused && !p.pausedUntil.IsZero() && !now.Before(p.pausedUntil) {
-		p.Resume()
-	}
-	return p.paused, p.pausedUntil
 }
 
 // classify says what an event announces, kindNone for a silent one.
@@ -186,9 +165,6 @@ func classify(e health.Event) noteKind {
 
 // Observe takes one event from the source at now.
 func (p *policy) Observe(e health.Event, now time.Time) {
-	if paused, _ := p.Paused(now); paused {
-		return
-	}
 	kind := classify(e)
 	if kind == kindConfig {
 		if e.Message == p.configMsg && now.Sub(p.configAt) < p.RateLimit {
@@ -289,17 +265,20 @@ func (p *policy) Next() time.Time {
 			earlier(t.lastSent.Add(p.RateLimit))
 		}
 	}
-	if p.paused && !p.pausedUntil.IsZero() {
-		earlier(p.pausedUntil)
-	}
 	return next
 }
 
 // Flush returns the notifications due at now. st is the newest status
-// snapshot: it says whether a change held back by the rate limit still
-// holds, and how many days an expiring certificate has left.
+// snapshot: it says whether checks are paused (then what waits is dropped:
+// it would be stale by the end of the pause), whether a change held back
+// by the rate limit still holds, and how many days an expiring certificate
+// has left.
 func (p *policy) Flush(now time.Time, st health.Status) []notification {
-	if paused, _ := p.Paused(now); paused {
+	if allPaused(st) {
+		p.queue, p.windowEnd = nil, time.Time{}
+		for _, t := range p.accounts {
+			t.owed = nil
+		}
 		return nil
 	}
 	names := make([]string, 0, len(p.accounts))
@@ -345,6 +324,15 @@ func stillHolds(n pending, st health.Status) bool {
 		return a.State == health.Degraded && a.Cause == probe.CauseCertificateExpiring
 	}
 	return false
+}
+
+// allPaused reports whether the status has accounts and all are paused.
+func allPaused(st health.Status) bool {
+	state := st.State
+	if state == "" {
+		state = health.Combine(st.Accounts)
+	}
+	return state == health.Paused
 }
 
 func findAccount(st health.Status, name string) (health.AccountStatus, bool) {
@@ -432,7 +420,7 @@ func (p *policy) failingNote(ns []pending) notification {
 	var names, lines []string
 	for _, n := range ns {
 		names = append(names, eventName(n.ev))
-		lines = append(lines, eventName(n.ev)+": "+causeWords(n.ev.Cause)+".")
+		lines = append(lines, eventName(n.ev)+": "+report.CauseWords(n.ev.Cause)+".")
 	}
 	lines = append(lines, "Open the smtpwatch menu for what to change.")
 	return notification{

@@ -38,14 +38,12 @@ func reminder(account, provider string) health.Event {
 	return e
 }
 
-// step happens at a time after the start of a scenario: an event, a pause
-// or a resume (or nothing), then a Flush, whose notifications must be
-// want (titles, and bodies where given as "title / body").
+// step happens at a time after the start of a scenario: an event (or
+// nothing), then a Flush, whose notifications must be want (titles, and
+// bodies where given as "title / body").
 type step struct {
 	at     time.Duration
 	event  *health.Event
-	pause  time.Duration // > 0: Pause for this long; < 0: Pause until Resume
-	resume bool
 	status health.Status // the snapshot Flush sees
 	want   []string
 }
@@ -59,6 +57,18 @@ func failingStatus(names ...string) health.Status {
 	}
 	return st
 }
+
+// pausedStatus is the daemon's status with every named account paused
+// until resumed.
+func pausedStatus(names ...string) health.Status {
+	st := health.Status{State: health.Paused}
+	for _, n := range names {
+		st.Accounts = append(st.Accounts, health.AccountStatus{Name: n, State: health.Paused})
+	}
+	return st
+}
+
+var configError = health.Event{Kind: health.EventConfigError, Message: "config.toml:3: interval: too short"}
 
 func TestPolicy(t *testing.T) {
 	charterFails := transition("charter", "Charter", health.OK, health.Failing, probe.CauseAuthRejected)
@@ -216,26 +226,33 @@ func TestPolicy(t *testing.T) {
 			{at: 4*time.Hour + 11*time.Minute, want: []string{"Mail from Charter still can't be sent"}},
 		},
 	}, {
-		name: "paused from the menu: silent, then said again",
+		// The daemon holds the pause, whoever asked for it (the menu or
+		// "smtpwatch pause"): the status says every account is paused.
+		name: "while every account is paused nothing is said, after it is again",
 		steps: []step{
-			{at: 0, pause: time.Hour},
-			{at: time.Minute, event: ev(charterFails)},
-			{at: 2 * time.Minute},
-			{at: 30 * time.Minute, event: ev(charterBack)},
-			{at: 31 * time.Minute},
-			{at: 61 * time.Minute, event: ev(charterFails)},
-			{at: 61*time.Minute + 2*time.Second, want: []string{"Mail from Charter can't be sent"}},
+			{at: 0, event: ev(transition("charter", "Charter", health.OK, health.Paused, probe.CauseOK)), status: pausedStatus("charter")},
+			{at: time.Minute, event: ev(configError), status: pausedStatus("charter")},
+			{at: 2 * time.Minute, status: pausedStatus("charter")},
+			{at: time.Hour, event: ev(transition("charter", "Charter", health.Paused, health.OK, probe.CauseOK))},
+			{at: time.Hour + time.Minute, event: ev(charterFails)},
+			{at: time.Hour + time.Minute + 2*time.Second, want: []string{"Mail from Charter can't be sent"}},
 		},
 	}, {
-		name: "paused until resumed",
+		name: "what waits when every account is paused is dropped",
 		steps: []step{
-			{at: 0, event: ev(charterFails)},
-			{at: time.Second, pause: -1},
-			{at: 2 * time.Second},
-			{at: 48 * time.Hour, event: ev(reminder("charter", "Charter"))},
-			{at: 49 * time.Hour, resume: true},
-			{at: 50 * time.Hour, event: ev(reminder("charter", "Charter"))},
-			{at: 50*time.Hour + 2*time.Second, want: []string{"Mail from Charter still can't be sent"}},
+			{at: 0, event: ev(configError)},
+			{at: 0, event: ev(workFails)},
+			{at: time.Second, event: ev(transition("charter", "Charter", health.OK, health.Paused, probe.CauseOK))},
+			{at: 2 * time.Second, status: pausedStatus("charter", "work")},
+			{at: time.Hour},
+		},
+	}, {
+		name: "one account paused: the others are still said",
+		steps: []step{
+			{at: 0, event: ev(transition("charter", "Charter", health.OK, health.Paused, probe.CauseOK))},
+			{at: time.Second, event: ev(workFails)},
+			{at: 3 * time.Second, status: health.Status{Accounts: []health.AccountStatus{{Name: "charter", State: health.Paused}, {Name: "work", State: health.Failing}}},
+				want: []string{"Mail from work can't be sent"}},
 		},
 	}, {
 		name: "paused accounts are silent; their recovery after resume is said",
@@ -285,14 +302,6 @@ func TestPolicy(t *testing.T) {
 			start := now
 			for i, s := range tc.steps {
 				at := start.Add(s.at)
-				switch {
-				case s.pause > 0:
-					p.Pause(at.Add(s.pause))
-				case s.pause < 0:
-					p.Pause(time.Time{})
-				case s.resume:
-					p.Resume()
-				}
 				if s.event != nil {
 					e := *s.event
 					e.At = at
@@ -362,13 +371,6 @@ func TestPolicyNext(t *testing.T) {
 	p.Observe(transition("charter", "Charter", health.Failing, health.Failing, probe.CauseDNSFailure), now.Add(time.Minute))
 	if got, want := p.Next(), now.Add(coalesceWindow+rateLimit); !got.Equal(want) {
 		t.Errorf("Next = %v, want the end of the rate limit %v", got, want)
-	}
-	p.Pause(now.Add(2 * time.Minute))
-	if got, want := p.Next(), now.Add(2*time.Minute); !got.Equal(want) {
-		t.Errorf("Next = %v, want the end of the pause %v", got, want)
-	}
-	if paused, _ := p.Paused(now.Add(2 * time.Minute)); paused {
-		t.Error("still paused after the pause's end")
 	}
 }
 

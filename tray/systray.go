@@ -117,8 +117,8 @@ type trayUI struct {
 //	✗ Charter — password rejected     (the account lines; unused ones hidden)
 //	──────────
 //	Check now
-//	Pause notifications ▸ 1 hour / Until tomorrow
-//	Resume notifications               (while something is paused)
+//	Pause checks ▸ 1 hour / Until tomorrow   ("Checks paused until 15:00" while all are)
+//	Resume checks                      (while some account is paused)
 //	──────────
 //	Open settings
 //	Open log
@@ -141,13 +141,14 @@ func (u *trayUI) build(pool int) {
 		return newCachedItem(it, title, tip)
 	}
 	u.check = add("Check now", "Check every account now", clickCheck)
-	pause := systray.AddMenuItem(pauseLabel, "No notifications for a while")
-	u.pause = newCachedItem(pause, pauseLabel, "No notifications for a while")
+	const pauseTip = "No checks, and so no notifications, for a while"
+	pause := systray.AddMenuItem(pauseLabel, pauseTip)
+	u.pause = newCachedItem(pause, pauseLabel, pauseTip)
 	hour := pause.AddSubMenuItem("1 hour", "")
 	u.forward(hour.ClickedCh, click{kind: clickPauseHour})
 	tomorrow := pause.AddSubMenuItem("Until tomorrow", "Until the next 08:00")
 	u.forward(tomorrow.ClickedCh, click{kind: clickPauseTomorrow})
-	u.resume = add("Resume notifications", "", clickResume)
+	u.resume = add(resumeLabel, "Check the paused accounts again now", clickResume)
 	u.resume.SetVisible(false)
 	systray.AddSeparator()
 	add("Open settings", "Open the settings file", clickSettings)

@@ -7,19 +7,21 @@
 //
 // The menu: a line per account ("✗ Charter — password rejected"; clicking
 // it writes that account's full report, the text of `smtpwatch check`, to
-// StateDir/report-NAME.txt and opens it), "Check now", "Pause
-// notifications" ▸ "1 hour" / "Until tomorrow" (the next 08:00; this
-// pauses the source's checks and alarms too, as `smtpwatch pause` does),
-// "Resume notifications", "Open settings" (written from the commented
-// template when missing), "Open log", "Quit".
+// StateDir/report-NAME.txt and opens it), "Check now", "Pause checks" ▸
+// "1 hour" / "Until tomorrow" (the next 08:00; it pauses the source's
+// checks, and so its alarms, as `smtpwatch pause` does), "Resume checks",
+// "Open settings" (written from the commented template when missing),
+// "Open log", "Quit". Whether checks are paused is read from the source's
+// status, never kept here: `smtpwatch pause` and `smtpwatch resume` from a
+// terminal show in the menu as the menu's own entries do.
 //
 // Notifications (policy.go has the rules and the reasons): on a transition
 // to failing, to offline, to degraded for an expiring certificate (at most
 // daily), on recovery, on reminders and config errors; never at a start
-// where all is well, never while paused; at most one per account per 15
-// minutes, recoveries and reminders aside (a change held back is said when
-// the 15 minutes are up, if it still holds); announcements within 2 s of
-// the first make one notification.
+// where all is well, never while every account is paused; at most one per
+// account per 15 minutes, recoveries and reminders aside (a change held
+// back is said when the 15 minutes are up, if it still holds);
+// announcements within 2 s of the first make one notification.
 //
 // Platforms: on Linux the icon is a StatusNotifierItem (fyne.io/systray)
 // and notifications go to org.freedesktop.Notifications on a private D-Bus

@@ -21,6 +21,11 @@ func acct(name, provider string, s health.State, c probe.Cause, last *probe.Resu
 	return health.AccountStatus{Name: name, Provider: provider, State: s, Cause: c, Last: last}
 }
 
+func confirming(a health.AccountStatus, c probe.Cause) health.AccountStatus {
+	a.Pending = c
+	return a
+}
+
 func TestView(t *testing.T) {
 	charterRejected := acct("charter", "Charter", health.Failing, probe.CauseAuthRejected, result(probe.CauseAuthRejected, 3*time.Minute, 196*time.Millisecond))
 	workOK := acct("work", "", health.OK, probe.CauseOK, result(probe.CauseOK, time.Minute, 180*time.Millisecond))
@@ -73,7 +78,7 @@ func TestView(t *testing.T) {
 		name:    "the only account failing",
 		st:      health.Status{State: health.Failing, Accounts: []health.AccountStatus{charterRejected}},
 		icon:    health.Failing,
-		tooltip: "smtpwatch — sending fails\nCharter: password rejected (3 min ago)",
+		tooltip: "smtpwatch — sending would fail\nCharter: password rejected (3 min ago)",
 		lines:   []string{"✗ Charter — password rejected"},
 		actions: []lineAction{actionReport},
 		pause:   pauseLabel,
@@ -109,8 +114,8 @@ func TestView(t *testing.T) {
 		name:    "starting",
 		st:      health.Status{State: health.Starting, Accounts: []health.AccountStatus{acct("charter", "Charter", health.Starting, "", nil)}},
 		icon:    health.Starting,
-		tooltip: "smtpwatch — checking…\nCharter: checking…",
-		lines:   []string{"… Charter — checking…"},
+		tooltip: "smtpwatch — starting, not checked yet\nCharter: not checked yet",
+		lines:   []string{"… Charter — not checked yet"},
 		actions: []lineAction{actionReport},
 		pause:   pauseLabel,
 	}, {
@@ -118,38 +123,67 @@ func TestView(t *testing.T) {
 		st: health.Status{State: health.Paused, Accounts: []health.AccountStatus{
 			paused(charterRejected, now.Add(40*time.Minute)), paused(workOK, now.Add(40*time.Minute))}},
 		icon:      health.Paused,
-		tooltip:   "smtpwatch — paused until 15:00\nCharter: paused until 15:00 (3 min ago)\nwork: paused until 15:00 (1 min ago)",
+		tooltip:   "smtpwatch — all 2 accounts paused until 15:00\nCharter: paused until 15:00 (3 min ago)\nwork: paused until 15:00 (1 min ago)",
 		lines:     []string{"‖ Charter — paused until 15:00", "‖ work — paused until 15:00"},
 		actions:   []lineAction{actionReport, actionReport},
-		pause:     "Notifications paused until 15:00",
+		pause:     "Checks paused until 15:00",
 		canResume: true,
 	}, {
 		name:      "paused until tomorrow",
 		st:        health.Status{State: health.Paused, Accounts: []health.AccountStatus{paused(workOK, health.NextMorning(now))}},
 		icon:      health.Paused,
-		tooltip:   "smtpwatch — paused until Wed 08:00\nwork: paused until Wed 08:00 (1 min ago)",
-		lines:     []string{"‖ work — paused until Wed 08:00"},
+		tooltip:   "smtpwatch — paused until tomorrow 08:00\nwork: paused until tomorrow 08:00 (1 min ago)",
+		lines:     []string{"‖ work — paused until tomorrow 08:00"},
 		actions:   []lineAction{actionReport},
-		pause:     "Notifications paused until Wed 08:00",
+		pause:     "Checks paused until tomorrow 08:00",
 		canResume: true,
 	}, {
 		name:      "paused until resumed",
 		st:        health.Status{State: health.Paused, Accounts: []health.AccountStatus{paused(workOK, time.Time{})}},
 		icon:      health.Paused,
-		tooltip:   "smtpwatch — paused\nwork: paused (1 min ago)",
-		lines:     []string{"‖ work — paused"},
+		tooltip:   "smtpwatch — paused\nwork: paused until resumed (1 min ago)",
+		lines:     []string{"‖ work — paused until resumed"},
 		actions:   []lineAction{actionReport},
-		pause:     "Notifications paused",
+		pause:     "Checks paused",
 		canResume: true,
 	}, {
 		name:      "one of two paused: the other one decides",
 		st:        health.Status{State: health.Failing, Accounts: []health.AccountStatus{charterRejected, paused(workOK, time.Time{})}},
 		icon:      health.Failing,
-		tooltip:   "smtpwatch — 1 of 2 accounts failing\nCharter: password rejected (3 min ago)\nwork: paused (1 min ago)",
-		lines:     []string{"✗ Charter — password rejected", "‖ work — paused"},
+		tooltip:   "smtpwatch — 1 of 2 accounts failing (1 paused)\nCharter: password rejected (3 min ago)\nwork: paused until resumed (1 min ago)",
+		lines:     []string{"✗ Charter — password rejected", "‖ work — paused until resumed"},
 		actions:   []lineAction{actionReport, actionReport},
 		pause:     pauseLabel,
 		canResume: true,
+	}, {
+		// The same words as `smtpwatch status` (TestStatusTextCases in
+		// cmd/smtpwatch): one home for them, monitor/report.
+		name: "a failure being confirmed",
+		st: health.Status{State: health.OK, Accounts: []health.AccountStatus{
+			confirming(acct("work", "", health.OK, probe.CauseOK, result(probe.CauseOK, 5*time.Second, 180*time.Millisecond)), probe.CauseConnectionRefused)}},
+		icon:    health.OK,
+		tooltip: "smtpwatch — sending works (checking again)\nwork: checking again — last check failed: connection refused (just now)",
+		lines:   []string{"✓ work — checking again — last check failed: connection refused"},
+		actions: []lineAction{actionReport},
+		pause:   pauseLabel,
+	}, {
+		name: "the first check failed",
+		st: health.Status{State: health.Starting, Accounts: []health.AccountStatus{
+			confirming(acct("work", "", health.Starting, "", result(probe.CauseAuthRejected, 5*time.Second, 0)), probe.CauseAuthRejected)}},
+		icon:    health.Starting,
+		tooltip: "smtpwatch — first check failed, checking again\nwork: checking again — first check failed: password rejected (just now)",
+		lines:   []string{"… work — checking again — first check failed: password rejected"},
+		actions: []lineAction{actionReport},
+		pause:   pauseLabel,
+	}, {
+		name: "a recovery being confirmed",
+		st: health.Status{State: health.Failing, Accounts: []health.AccountStatus{
+			confirming(acct("work", "", health.Failing, probe.CauseConnectionTimeout, result(probe.CauseConnectionTimeout, 5*time.Second, 0)), probe.CauseOK)}},
+		icon:    health.Failing,
+		tooltip: "smtpwatch — sending would fail (checking again)\nwork: port blocked or unreachable — checking again: last check worked (just now)",
+		lines:   []string{"✗ work — port blocked or unreachable — checking again: last check worked"},
+		actions: []lineAction{actionReport},
+		pause:   pauseLabel,
 	}, {
 		name:    "the combined state is computed when missing",
 		st:      health.Status{Accounts: []health.AccountStatus{charterRejected, workOK}},

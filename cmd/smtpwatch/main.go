@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -70,12 +71,21 @@ Run "smtpwatch COMMAND --help" for a command's flags.
 Exit status: 0 ok, 1 warning, 2 sending would fail, 3 offline or could not check.
 `
 
+// commands are the commands main knows, for `smtpwatch help COMMAND`.
+var commands = map[string]bool{
+	"check": true, "run": true, "tray": true, "status": true, "pause": true, "resume": true,
+	"history": true, "service": true, "presets": true, "password": true, "init": true, "version": true,
+}
+
 func (a *app) main(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(a.stderr, usage)
 		return exitUnknown
 	}
 	cmd, rest := args[0], args[1:]
+	if _, ok := verbCommands[cmd]; ok && len(rest) > 0 && isHelp(rest[0]) {
+		return a.verbHelp(cmd)
+	}
 	switch cmd {
 	case "check":
 		return a.check(ctx, rest)
@@ -100,38 +110,58 @@ func (a *app) main(ctx context.Context, args []string) int {
 	case "init":
 		return a.init(rest)
 	case "version", "--version":
-		fmt.Fprintln(a.stdout, "smtpwatch", version)
-		return exitOK
+		return a.version(rest)
 	case "help", "-h", "--help":
-		fmt.Fprint(a.stdout, usage)
-		return exitOK
+		return a.helpCmd(func(args []string) int { return a.main(ctx, args) }, rest)
 	}
 	fmt.Fprintf(a.stderr, "smtpwatch: unknown command %q\n\n%s", cmd, usage)
 	return exitUnknown
 }
 
-// flags makes a flag set that reports errors instead of exiting.
+// flags makes a flag set for the command name (as helpTable knows it, e.g.
+// "service install") with -h and --help, that reports errors instead of
+// exiting. Parse it with parse, which prints the help when asked.
 func (a *app) flags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "Usage: smtpwatch %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
+	// parse prints the errors, with "--" before flag names.
+	fs.SetOutput(io.Discard)
+	h := &helpFlag{stderr: a.stderr}
+	h.print = func() { printHelp(a.stdout, name, synopsis, fs) }
+	fs.Var(h, "help", "show this help")
+	fs.Var(h, "h", "show this help")
+	fs.Usage = func() {}
 	return fs
 }
 
-// parse parses flags; it returns false (after printing why) on bad flags or
-// a request for help, with the exit status to use.
+// parse parses flags; it returns false (after printing why) on bad flags,
+// an unexpected argument or a request for help, with the exit status to
+// use: 0 for help, which goes to stdout.
 func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	err := fs.Parse(args)
+	return parsed(fs, fs.Parse(args), true)
+}
+
+// parsed finishes parse (and parseWithArgs) once fs.Parse has returned
+// err: it prints the error or the help. With noArgs, arguments left over
+// are an error.
+func parsed(fs *flag.FlagSet, err error, noArgs bool) (int, bool) {
+	h := helpOf(fs)
 	switch {
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, flag.ErrHelp): // a flag set not made by app.flags
 		return exitOK, false
 	case err != nil:
+		if h != nil {
+			h.badFlags(fs, err)
+		}
 		return exitUnknown, false
-	case fs.NArg() > 0:
-		fmt.Fprintf(fs.Output(), "smtpwatch %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+	case h != nil && (h.asked || slices.ContainsFunc(fs.Args(), isHelpFlag)):
+		h.print()
+		return exitOK, false
+	case noArgs && fs.NArg() > 0:
+		out := fs.Output()
+		if h != nil {
+			out = h.stderr
+		}
+		fmt.Fprintf(out, "smtpwatch %s: unexpected argument %q\nRun \"smtpwatch %s --help\" for its usage.\n", fs.Name(), fs.Arg(0), fs.Name())
 		return exitUnknown, false
 	}
 	return 0, true

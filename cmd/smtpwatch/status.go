@@ -16,8 +16,8 @@ import (
 
 	"smtpwatch/monitor/api"
 	"smtpwatch/monitor/health"
-	"smtpwatch/monitor/human"
 	"smtpwatch/monitor/paths"
+	"smtpwatch/monitor/report"
 )
 
 const (
@@ -27,7 +27,7 @@ const (
 
 // socketFlag adds --socket to a daemon command's flags.
 func socketFlag(fl *flag.FlagSet) *string {
-	return fl.String("socket", "", "the daemon's API `socket` (default: smtpwatch.sock in the per-user runtime directory)")
+	return fl.String("socket", "", "`path` of the daemon's API socket (default: smtpwatch.sock in the per-user runtime directory)")
 }
 
 // daemonClient is a client of the daemon at socket, or at the default path.
@@ -123,20 +123,16 @@ func stateExit(s health.State) int {
 	return exitUnknown
 }
 
-var stateSymbol = map[health.State]string{
-	health.OK: "✓", health.Degraded: "!", health.Failing: "✗",
-	health.Offline: "○", health.Paused: "‖", health.Starting: "…",
-}
-
-// statusText is the human form of the status at time now:
+// statusText is the human form of the status at time now; its words are
+// report's, the same as the tray's:
 //
 //	smtpwatch: 1 of 2 accounts failing
 //	✗ Charter — password rejected (since 14:02, checked 1 min ago)
 //	✓ Work — OK, 180 ms (checked 2 min ago)
 func statusText(st health.Status, now time.Time) string {
 	var b strings.Builder
-	b.WriteString("smtpwatch: " + statusHeadline(st) + "\n")
-	names := statusNames(st.Accounts)
+	b.WriteString("smtpwatch: " + report.Headline(st, now) + "\n")
+	names := report.DisplayNames(st.Accounts)
 	var attention []string
 	for i, acc := range st.Accounts {
 		b.WriteString(accountLine(acc, names[i], now) + "\n")
@@ -154,133 +150,29 @@ func statusText(st health.Status, now time.Time) string {
 	return b.String()
 }
 
-// statusHeadline says the combined state in words.
-func statusHeadline(st health.Status) string {
-	n := len(st.Accounts)
-	count := map[health.State]int{}
-	for _, a := range st.Accounts {
-		count[a.State]++
-	}
-	if n == 0 {
-		return "no accounts to watch"
-	}
-	if st.State == health.Paused {
-		if n == 1 {
-			return "paused"
-		}
-		return fmt.Sprintf("all %d accounts paused", n)
-	}
-	var head string
-	switch {
-	case st.State == health.Offline:
-		head = "this computer is offline"
-	case n == 1:
-		head = map[health.State]string{
-			health.OK: "sending works", health.Degraded: "sending works, with a warning",
-			health.Failing: "sending would fail", health.Starting: "starting, not checked yet",
-		}[st.State]
-	case st.State == health.Failing:
-		head = fmt.Sprintf("%d of %d accounts failing", count[health.Failing], n)
-	case st.State == health.Degraded:
-		head = fmt.Sprintf("%d of %d accounts with a warning", count[health.Degraded], n)
-	case st.State == health.OK && count[health.OK] == n:
-		head = fmt.Sprintf("all %d accounts ok", n)
-	case st.State == health.OK:
-		head = fmt.Sprintf("%d of %d accounts ok", count[health.OK], n)
-	case st.State == health.Starting:
-		head = "starting, not checked yet"
-	}
-	if head == "" {
-		head = string(st.State)
-	}
-	var also []string
-	for _, s := range []health.State{health.Paused, health.Starting} {
-		if count[s] > 0 && s != st.State && n > 1 {
-			also = append(also, fmt.Sprintf("%d %s", count[s], s))
-		}
-	}
-	if len(also) > 0 {
-		head += " (" + strings.Join(also, ", ") + ")"
-	}
-	return head
-}
-
-// statusNames are the accounts' display names: the provider's, unless two
-// accounts share it ("Gmail (work)").
-func statusNames(accounts []health.AccountStatus) []string {
-	seen := map[string]int{}
-	for _, a := range accounts {
-		seen[a.Provider]++
-	}
-	names := make([]string, len(accounts))
-	for i, a := range accounts {
-		switch {
-		case a.Provider == "" || a.Provider == a.Name:
-			names[i] = a.Name
-		case seen[a.Provider] > 1:
-			names[i] = a.Provider + " (" + a.Name + ")"
-		default:
-			names[i] = a.Provider
-		}
-	}
-	return names
-}
-
-// accountLine is one account: symbol, name, cause, since when, last check.
+// accountLine is one account: symbol, name, what is true of it, since
+// when, last check.
 func accountLine(a health.AccountStatus, name string, now time.Time) string {
-	sym, ok := stateSymbol[a.State]
-	if !ok {
-		sym = "?"
+	what := report.Summary(a, now)
+	if l := report.Latency(a); l != "" {
+		what += ", " + l
 	}
-	var what string
 	var notes []string
 	switch a.State {
-	case health.Paused:
-		what = "paused until resumed"
-		if !a.PausedUntil.IsZero() {
-			what = "paused until " + clockText(a.PausedUntil, now)
-		}
-	case health.Starting:
-		what = "not checked yet"
+	case health.OK, health.Paused, health.Starting:
 	default:
-		what = a.Cause.Short()
-		if a.Cause == "" {
-			what = string(a.State)
-		}
-		if a.State == health.OK && a.Last != nil && a.Last.Duration > 0 {
-			what += fmt.Sprintf(", %d ms", a.Last.Duration.Milliseconds())
-		}
-		if a.State != health.OK && !a.Since.IsZero() {
-			notes = append(notes, "since "+clockText(a.Since, now))
+		if !a.Since.IsZero() {
+			notes = append(notes, "since "+report.Clock(a.Since, now))
 		}
 	}
-	if a.Last != nil && !a.Last.CheckedAt.IsZero() && a.State != health.Starting {
-		notes = append(notes, "checked "+human.Ago(now.Sub(a.Last.CheckedAt)))
+	if ago := report.Checked(a, now); ago != "" && a.State != health.Paused {
+		notes = append(notes, "checked "+ago)
 	}
-	line := fmt.Sprintf("%s %s — %s", sym, name, what)
+	line := fmt.Sprintf("%s %s — %s", report.StateSymbol(a.State), name, what)
 	if len(notes) > 0 {
 		line += " (" + strings.Join(notes, ", ") + ")"
 	}
 	return line
-}
-
-// clockText is a local time relative to now: "14:02" today, "yesterday
-// 14:02", "tomorrow 08:00", else "Mar 4 14:02".
-func clockText(t, now time.Time) string {
-	t = t.In(now.Location())
-	day := func(x time.Time) time.Time { return time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC) }
-	switch int(day(t).Sub(day(now)).Hours() / 24) {
-	case 0:
-		return t.Format("15:04")
-	case -1:
-		return "yesterday " + t.Format("15:04")
-	case 1:
-		return "tomorrow " + t.Format("15:04")
-	}
-	if t.Year() != now.Year() {
-		return t.Format("Jan 2 2006 15:04")
-	}
-	return t.Format("Jan 2 15:04")
 }
 
 // pause suspends checks and alarms: `smtpwatch pause [DURATION] [--account
@@ -288,10 +180,8 @@ func clockText(t, now time.Time) string {
 // or "tomorrow": until the next local 08:00 (today's, when run before
 // 08:00). Without one, the pause lasts until `smtpwatch resume`.
 func (a *app) pause(ctx context.Context, args []string) int {
-	fl := a.flags("pause", "pause [DURATION | tomorrow] [--account NAME] [--socket PATH]\n\n"+
-		"Pauses checks and notifications for DURATION (30m, 2h, 2d), until the next 08:00\n"+
-		"(tomorrow), or until \"smtpwatch resume\" when no duration is given.")
-	account := fl.String("account", "", "pause only this account (default: all)")
+	fl := a.flags("pause", "pause [DURATION | tomorrow] [--account NAME] [--socket PATH]")
+	account := fl.String("account", "", "pause only the account `NAME` (default: all)")
 	socket := socketFlag(fl)
 	pos, code, ok := parseWithArgs(fl, args)
 	if !ok {
@@ -330,9 +220,9 @@ func (a *app) pause(ctx context.Context, args []string) int {
 	}
 	switch {
 	case !until.IsZero():
-		fmt.Fprintf(a.stdout, "smtpwatch: paused %s until %s\n", who, clockText(until, now))
+		fmt.Fprintf(a.stdout, "smtpwatch: paused %s until %s\n", who, report.Clock(until, now))
 	case d > 0:
-		fmt.Fprintf(a.stdout, "smtpwatch: paused %s for %s (until %s)\n", who, pos[0], clockText(now.Add(d), now))
+		fmt.Fprintf(a.stdout, "smtpwatch: paused %s for %s (until %s)\n", who, pos[0], report.Clock(now.Add(d), now))
 	default:
 		fmt.Fprintf(a.stdout, "smtpwatch: paused %s until \"smtpwatch resume\"\n", who)
 	}
@@ -363,7 +253,7 @@ func pauseLength(s string, now time.Time) (time.Duration, time.Time, error) {
 // resume ends a pause: `smtpwatch resume [--account NAME]`.
 func (a *app) resume(ctx context.Context, args []string) int {
 	fl := a.flags("resume", "resume [--account NAME] [--socket PATH]")
-	account := fl.String("account", "", "resume only this account (default: all)")
+	account := fl.String("account", "", "resume only the account `NAME` (default: all)")
 	socket := socketFlag(fl)
 	if code, ok := parse(fl, args); !ok {
 		return code
@@ -393,14 +283,9 @@ func parseWithArgs(fl *flag.FlagSet, args []string) ([]string, int, bool) {
 	var pos []string
 	for {
 		err := fl.Parse(args)
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-			return nil, exitOK, false
-		case err != nil:
-			return nil, exitUnknown, false
-		}
-		if fl.NArg() == 0 {
-			return pos, 0, true
+		if err != nil || fl.NArg() == 0 {
+			code, ok := parsed(fl, err, false)
+			return pos, code, ok
 		}
 		pos = append(pos, fl.Arg(0))
 		args = fl.Args()[1:]

@@ -227,7 +227,7 @@ func TestStatusRefresh(t *testing.T) {
 	if code != exitOK {
 		t.Errorf("exit %d, want 0 after the refresh; stderr %s", code, errs)
 	}
-	if !strings.HasPrefix(out, "smtpwatch: all 2 accounts ok\n✓ Charter — OK") {
+	if !strings.HasPrefix(out, "smtpwatch: sending works from all 2 accounts\n✓ Charter — OK") {
 		t.Errorf("output after refresh:\n%s", out)
 	}
 	eng.mu.Lock()
@@ -321,7 +321,7 @@ func TestPauseRefusals(t *testing.T) {
 		err  string
 	}{
 		{[]string{"banana"}, `"banana" is not a duration`},
-		{[]string{"-5m"}, "flag provided but not defined"},
+		{[]string{"-5m"}, "flag provided but not defined: --5m"},
 		{[]string{"0s"}, "must be positive"},
 		{[]string{"1h", "2h"}, "one duration at most"},
 		{[]string{"1h", "--account", "nobody"}, `unknown account "nobody"`},
@@ -374,7 +374,7 @@ func TestStatusTextCases(t *testing.T) {
 		st   health.Status
 		want string
 	}{
-		{"no accounts", health.Status{State: health.Starting}, "smtpwatch: no accounts to watch\n"},
+		{"no accounts", health.Status{State: health.Starting}, "smtpwatch: no accounts set up\n"},
 		{"one ok", health.Status{State: health.OK, Accounts: []health.AccountStatus{
 			{Name: "work", State: health.OK, Cause: probe.CauseOK, Last: last(10 * time.Second)}}},
 			"smtpwatch: sending works\n✓ work — OK, 40 ms (checked just now)\n"},
@@ -387,7 +387,7 @@ func TestStatusTextCases(t *testing.T) {
 			{Name: "c", State: health.Paused},
 			{Name: "d", State: health.Starting},
 		}},
-			"smtpwatch: 1 of 4 accounts with a warning (2 paused, 1 starting)\n" +
+			"smtpwatch: 1 of 4 accounts with a warning (2 paused, 1 not checked yet)\n" +
 				"! Gmail (a) — certificate expires soon (since Mar 1 14:05, checked 3 days ago)\n" +
 				"‖ Gmail (b) — paused until tomorrow 08:00\n" +
 				"‖ c — paused until resumed\n" +
@@ -397,7 +397,18 @@ func TestStatusTextCases(t *testing.T) {
 			"smtpwatch: all 2 accounts paused\n‖ a — paused until resumed\n‖ b — paused until resumed\n"},
 		{"intermittent", health.Status{State: health.Degraded, Accounts: []health.AccountStatus{
 			{Name: "a", State: health.Degraded, Cause: health.CauseIntermittent, Since: now.Add(-time.Minute)}}},
-			"smtpwatch: sending works, with a warning\n! a — intermittent (since 14:04)\nWhat to change: smtpwatch check --account a\n"},
+			"smtpwatch: sending works, with a warning\n! a — works only some of the time (since 14:04)\nWhat to change: smtpwatch check --account a\n"},
+		// While the daemon confirms a failed check, the line says so rather
+		// than "OK (checked just now)"; the state, and the exit status, stay.
+		{"a failure being confirmed", health.Status{State: health.OK, Accounts: []health.AccountStatus{
+			{Name: "work", State: health.OK, Cause: probe.CauseOK, Pending: probe.CauseConnectionRefused, Last: last(5 * time.Second)}}},
+			"smtpwatch: sending works (checking again)\n✓ work — checking again — last check failed: connection refused (checked just now)\n"},
+		{"the first check failed", health.Status{State: health.Starting, Accounts: []health.AccountStatus{
+			{Name: "work", State: health.Starting, Pending: probe.CauseAuthRejected, Last: last(5 * time.Second)}}},
+			"smtpwatch: first check failed, checking again\n… work — checking again — first check failed: password rejected (checked just now)\n"},
+		{"a recovery being confirmed", health.Status{State: health.Failing, Accounts: []health.AccountStatus{
+			{Name: "work", State: health.Failing, Cause: probe.CauseConnectionTimeout, Since: now.Add(-time.Hour), Pending: probe.CauseOK, Last: last(5 * time.Second)}}},
+			"smtpwatch: sending would fail (checking again)\n✗ work — port blocked or unreachable — checking again: last check worked (since 13:05, checked just now)\nWhat to change: smtpwatch check --account work\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -405,5 +416,36 @@ func TestStatusTextCases(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// While a failure is being confirmed, the JSON keeps the state and adds the
+// cause being confirmed; the exit status follows the state.
+func TestStatusJSONPending(t *testing.T) {
+	now := time.Now()
+	st := twoAccounts(now)
+	st.State = health.OK
+	st.Accounts[0].State, st.Accounts[0].Cause, st.Accounts[0].AuthLocked = health.OK, probe.CauseOK, false
+	st.Accounts[0].Pending = probe.CauseConnectionRefused
+	sock := startDaemonAPI(t, &statusEngine{status: st})
+	code, out, _ := runCmd(t, (*app).status, "--json", "--socket", sock)
+	if code != exitOK {
+		t.Errorf("exit %d, want 0: the state is still ok", code)
+	}
+	var raw struct {
+		Accounts []map[string]any `json:"accounts"`
+	}
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	if a := raw.Accounts[0]; a["state"] != "ok" || a["pending_cause"] != "connection_refused" {
+		t.Errorf("charter in JSON: state %v, pending_cause %v", a["state"], a["pending_cause"])
+	}
+	if _, ok := raw.Accounts[1]["pending_cause"]; ok {
+		t.Errorf("work has a pending_cause: %v", raw.Accounts[1])
+	}
+	code, out, _ = runCmd(t, (*app).status, "--socket", sock)
+	if code != exitOK || !strings.Contains(out, "✓ Charter — checking again — last check failed: connection refused (checked 1 min ago)") {
+		t.Errorf("text: exit %d\n%s", code, out)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
 
+	"smtpwatch/monitor/human"
 	"smtpwatch/monitor/probe"
 )
 
@@ -133,12 +135,7 @@ func mentions(advice []string, s string) bool {
 	return false
 }
 
-func ms(d time.Duration) string {
-	if d < time.Millisecond && d > 0 {
-		return "<1 ms"
-	}
-	return fmt.Sprintf("%d ms", d.Milliseconds())
-}
+func ms(d time.Duration) string { return human.Duration(d) }
 
 // wrap breaks s into lines of at most width runes, the first prefixed with
 // first and the rest with rest.
@@ -172,15 +169,15 @@ func NagiosLine(rs []probe.Result) string {
 	worst := Worst(rs)
 	var parts, perf []string
 	for _, r := range rs {
-		s := r.Name + ": " + r.Cause.Short()
+		s := r.Name + ": " + CauseWords(r.Cause)
 		if r.SMTP != nil {
 			s += " (" + r.SMTP.String() + ")"
 		}
-		parts = append(parts, s)
+		parts = append(parts, nagiosText(s))
 		name := perfName(r.Name)
 		perf = append(perf, fmt.Sprintf("'%s_time'=%.3fs;;;0", name, r.Duration.Seconds()))
 		for _, p := range r.Phases {
-			perf = append(perf, fmt.Sprintf("'%s_%s'=%.3fs;;;0", name, p.Name, p.Duration.Seconds()))
+			perf = append(perf, fmt.Sprintf("'%s_%s'=%.3fs;;;0", name, perfName(p.Name), p.Duration.Seconds()))
 		}
 		if r.TLS != nil && r.TLS.Version != "" {
 			perf = append(perf, fmt.Sprintf("'%s_cert_days'=%d;;;", name, r.TLS.DaysLeft))
@@ -192,11 +189,30 @@ func NagiosLine(rs []probe.Result) string {
 	return fmt.Sprintf("SMTP %s - %s | %s", label[worst], strings.Join(parts, "; "), strings.Join(perf, " "))
 }
 
-func perfName(s string) string {
+// nagiosText makes s safe for the text part of a plugin line: "|" would
+// start the performance data there, so it becomes "¦", and a line break
+// would start the long output, so control characters become spaces.
+func nagiosText(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '\'' || r == '=' || r == ' ' {
-			return '_'
+		switch {
+		case r == '|':
+			return '¦'
+		case unicode.IsControl(r):
+			return ' '
 		}
 		return r
+	}, s)
+}
+
+// perfName makes s a performance data label that needs no quoting rules:
+// letters, digits, ".", "-" and "_" stay, anything else ("'", "=", "|",
+// spaces) becomes "_".
+func perfName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsLetter(r), unicode.IsDigit(r), r == '.', r == '-', r == '_':
+			return r
+		}
+		return '_'
 	}, s)
 }

@@ -132,3 +132,52 @@ func TestNagiosLine(t *testing.T) {
 		t.Errorf("no accounts: %q", got)
 	}
 }
+
+// A server reply holding "|" (or a line break) must not end the text part
+// of the plugin line early: everything after the first "|" is performance
+// data to Nagios, and a line break starts the long output.
+func TestNagiosLineEscapesTheText(t *testing.T) {
+	r := rejected()
+	r.Name = "a|b='c' d"
+	r.SMTP = &probe.Reply{Code: 535, EnhancedCode: "5.7.8", Message: "no | way\r\nreally"}
+	r.Phases = []probe.Phase{{Name: "auth", Duration: 55 * time.Millisecond}}
+	r.TLS = nil
+	got := NagiosLine([]probe.Result{r})
+	text, perf, ok := strings.Cut(got, " | ")
+	if !ok || strings.Contains(perf, " | ") || strings.Count(got, "|") != 1 {
+		t.Fatalf("the line has more than one \"|\": %q", got)
+	}
+	if want := "SMTP CRITICAL - a¦b='c' d: password rejected (535 5.7.8 no ¦ way  really)"; text != want {
+		t.Errorf("text %q, want %q", text, want)
+	}
+	if strings.ContainsAny(got, "\r\n") {
+		t.Errorf("line break in %q", got)
+	}
+	// Each label is quoted and holds none of ' = | or a space.
+	for _, item := range strings.Fields(perf) {
+		label, _, ok := strings.Cut(item, "=")
+		if !ok || len(label) < 3 || label[0] != '\'' || label[len(label)-1] != '\'' || strings.ContainsAny(label[1:len(label)-1], "'=| ") {
+			t.Errorf("bad label in %q (all: %q)", item, perf)
+		}
+	}
+	if want := "'a_b__c__d_time'=0.196s;;;0 'a_b__c__d_auth'=0.055s;;;0"; perf != want {
+		t.Errorf("perf %q, want %q", perf, want)
+	}
+}
+
+// Every duration in the report is rounded as a person reads it: a phase
+// of 2.666666666 s is "2.7 s", not "2666 ms" or "2.666666666s".
+func TestTextRoundsDurations(t *testing.T) {
+	r := rejected()
+	r.Phases = []probe.Phase{{Name: "greeting", OK: false, Duration: 8 * time.Second / 3, Detail: "no greeting"}}
+	r.Duration = 90 * time.Second
+	var b bytes.Buffer
+	if err := Text(&b, []probe.Result{r}, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"  greeting   FAIL  2.7 s   no greeting\n", "  total           1 min 30 s\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
