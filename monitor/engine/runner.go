@@ -486,4 +486,3 @@ func (r *runner) changedSinceRejection(s credential.Secret) bool {
 	r.mu.Unlock()
 	return rej != nil && !hmac.Equal(rej, r.memFingerprint(s))
 }
-
