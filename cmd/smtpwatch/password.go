@@ -53,7 +53,7 @@ func (a *app) password(_ context.Context, args []string) int {
 
 func (a *app) passwordSet(args []string) int {
 	var path string
-	fl := a.flags("password set", "password set [--config FILE] NAME\n\nStores the password of account NAME in the OS keyring.\nExample: smtpwatch password set charter")
+	fl := a.flags("password set", "password set [--config FILE] NAME")
 	fl.StringVar(&path, "config", "", "config `file` that names the account (default: the user config dir's smtpwatch/config.toml)")
 	name, code, ok := a.oneName(fl, args)
 	if !ok {
@@ -106,7 +106,7 @@ func (a *app) passwordSet(args []string) int {
 }
 
 func (a *app) passwordDelete(args []string) int {
-	fl := a.flags("password delete", "password delete NAME\n\nRemoves the password of account NAME from the OS keyring.\nExample: smtpwatch password delete charter")
+	fl := a.flags("password delete", "password delete NAME")
 	name, code, ok := a.oneName(fl, args)
 	if !ok {
 		return code
@@ -122,23 +122,18 @@ func (a *app) passwordDelete(args []string) int {
 // argument. false means stop with the status returned: help was asked for
 // (printed), or the arguments were wrong (said why).
 func (a *app) oneName(fl *flag.FlagSet, args []string) (string, int, bool) {
-	if err := fl.Parse(args); err != nil {
-		return "", flagStatus(err), false
-	}
-	if fl.NArg() == 0 {
-		fmt.Fprintf(a.stderr, "smtpwatch %s: the account NAME is missing\n", fl.Name())
-		fl.Usage()
+	pos, code, ok := parseWithArgs(fl, args)
+	switch {
+	case !ok:
+		return "", code, false
+	case len(pos) == 0:
+		fmt.Fprintf(a.stderr, "smtpwatch %s: the account NAME is missing\nRun \"smtpwatch %s --help\" for its usage.\n", fl.Name(), fl.Name())
+		return "", exitUnknown, false
+	case len(pos) > 1:
+		fmt.Fprintf(a.stderr, "smtpwatch %s: unexpected argument %q: one NAME only\n", fl.Name(), pos[1])
 		return "", exitUnknown, false
 	}
-	name := fl.Arg(0)
-	if err := fl.Parse(fl.Args()[1:]); err != nil {
-		return "", flagStatus(err), false
-	}
-	if fl.NArg() > 0 {
-		fmt.Fprintf(a.stderr, "smtpwatch %s: unexpected argument %q: one NAME only\n", fl.Name(), fl.Arg(0))
-		return "", exitUnknown, false
-	}
-	return name, 0, true
+	return pos[0], 0, true
 }
 
 // sourceWords names where an account's password comes from, for people.
@@ -166,13 +161,4 @@ func (a *app) readPassword(prompt string) (string, error) {
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
-}
-
-// flagStatus is the exit status after a flag parse error: 0 for a request
-// for help (the flag package printed it), 3 otherwise.
-func flagStatus(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	return exitUnknown
 }

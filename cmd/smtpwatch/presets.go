@@ -30,7 +30,7 @@ type alternativeJSON struct {
 // (app passwords, switches to turn on) in text as in JSON.
 func (a *app) presets(args []string) int {
 	var asJSON bool
-	fl := a.flags("presets", "presets [--json]\n\nLists the built-in provider settings and what each provider asks of mail programs.\nExample: smtpwatch presets --json")
+	fl := a.flags("presets", "presets [--json]")
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	if code, ok := parse(fl, args); !ok {
 		return code
