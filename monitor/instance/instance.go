@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // FileName is the lock file's name in the state directory.
@@ -42,14 +43,21 @@ func (e *HeldError) Error() string {
 
 func (e *HeldError) Unwrap() error { return ErrHeld }
 
+// Acquire tries again this often, this many times, before it reports the
+// lock as held: a look by Holder holds it for microseconds.
+const (
+	acquireTries = 5
+	acquireRetry = 20 * time.Millisecond
+)
+
 // Lock is a held instance lock.
 type Lock struct {
 	f    *os.File
 	path string
 }
 
-// Acquire takes the lock of stateDir (which must exist) without waiting and
-// writes this process's id into the file. It returns an error wrapping
+// Acquire takes the lock of stateDir (which must exist), waiting at most
+// about 100 ms, and writes this process's id into the file. It returns an error wrapping
 // ErrHeld (a *HeldError) when another process holds it. The lock lasts
 // until Release or the end of the process.
 func Acquire(stateDir string) (*Lock, error) {
@@ -59,6 +67,13 @@ func Acquire(stateDir string) (*Lock, error) {
 		return nil, fmt.Errorf("instance lock: %w", err)
 	}
 	held, err := tryLock(f)
+	// Holder takes the lock for an instant to see whether it is free; a
+	// daemon starting in that instant must not give up. A real holder
+	// keeps it.
+	for i := 0; err == nil && !held && i < acquireTries; i++ {
+		time.Sleep(acquireRetry)
+		held, err = tryLock(f)
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("instance lock %s: %w", path, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,33 @@ func TestKilledHolderReleases(t *testing.T) {
 	l, err := Acquire(dir)
 	if err != nil {
 		t.Fatalf("after the holder was killed: %v", err)
+	}
+	l.Release()
+}
+
+// TestAcquireWhileSomeoneLooks: Holder holds the lock for an instant to see
+// whether it is free (`smtpwatch service status` does that); a daemon
+// starting in that instant still gets it.
+func TestAcquireWhileSomeoneLooks(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if ok, err := tryLock(f); !ok || err != nil {
+		t.Fatalf("tryLock: %v %v", ok, err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(30 * time.Millisecond) // the look, made long
+		unlock(f)
+		close(released)
+	}()
+	l, err := Acquire(dir)
+	<-released
+	if err != nil {
+		t.Fatalf("Acquire while the lock was looked at: %v", err)
 	}
 	l.Release()
 }
