@@ -19,6 +19,7 @@ import (
 	"smtpwatch/monitor/history"
 	"smtpwatch/monitor/paths"
 	"smtpwatch/monitor/probe"
+	"smtpwatch/monitor/report"
 )
 
 // historyFile is the daemon's database in the state directory.
@@ -190,7 +191,7 @@ func writeHistory(w io.Writer, account, window string, sums []history.Summary, e
 		if e.Kind == health.EventReminder {
 			change = "still " + string(e.To)
 		}
-		why := e.Cause.Short()
+		why := report.CauseWords(e.Cause)
 		if replies[i] != "" {
 			why += " (" + replies[i] + ")"
 		}

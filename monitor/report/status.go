@@ -14,43 +14,16 @@ import (
 	"smtpwatch/monitor/probe"
 )
 
-// causeWords is the one table of the few words for each cause, for a menu
-// line, a status line or a notification listing several accounts.
+// causeWords holds the words of the causes the probe does not know: the
+// health machine's. The probe's own causes are said as probe.Cause.Short
+// says them, the one table of those words.
 var causeWords = map[probe.Cause]string{
-	probe.CauseOK:                      "OK",
-	probe.CauseOffline:                 "this computer is offline",
-	probe.CauseDNSFailure:              "server name not found",
-	probe.CauseConnectionRefused:       "connection refused",
-	probe.CauseConnectionTimeout:       "port blocked or unreachable",
-	probe.CauseGreetingTimeout:         "server not answering",
-	probe.CauseServiceUnavailable:      "server refuses service",
-	probe.CauseWrongTLSMode:            "wrong SSL/STARTTLS setting",
-	probe.CauseSTARTTLSUnsupported:     "no encryption offered",
-	probe.CauseTLSHandshakeFailed:      "encryption failed",
-	probe.CauseCertificateExpired:      "certificate expired",
-	probe.CauseCertificateNotYetValid:  "certificate not yet valid (clock?)",
-	probe.CauseCertificateHostMismatch: "certificate for another name",
-	probe.CauseCertificateUntrusted:    "certificate not trusted",
-	probe.CauseTLSIntercepted:          "connection intercepted by security software",
-	probe.CausePlaintextAuthRefused:    "password would go unencrypted",
-	probe.CauseAuthUnsupported:         "no password sign-in offered",
-	probe.CauseAuthRejected:            "password rejected",
-	probe.CauseAppPasswordRequired:     "app password required",
-	probe.CauseBasicAuthDisabled:       "password sign-in disabled (OAuth only)",
-	probe.CauseAuthTemporaryFailure:    "sign-in temporarily failing",
-	probe.CauseRateLimited:             "rate limited",
-	probe.CauseSenderRejected:          "sender rejected",
-	probe.CauseRecipientRejected:       "recipient rejected",
-	probe.CauseProtocolError:           "not speaking SMTP properly",
-	probe.CauseCertificateExpiring:     "certificate expires soon",
-	probe.CauseSlowResponse:            "slow",
-	probe.CauseNoCredentials:           "sign-in not checked",
-	health.CauseIntermittent:           "works only some of the time",
+	health.CauseIntermittent: "works only some of the time",
 }
 
 // CauseWords is the few words for a cause: "password rejected", "works
-// only some of the time". A cause this table lacks (a newer daemon's) is
-// said as probe.Cause.Short says it; "" is "unknown".
+// only some of the time"; "" is "unknown". Every status line, menu line and
+// notification says causes through it.
 func CauseWords(c probe.Cause) string {
 	if s, ok := causeWords[c]; ok {
 		return s
