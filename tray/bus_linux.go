@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/godbus/dbus/v5"
 
+	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/human"
 )
 
@@ -18,78 +17,21 @@ import (
 const busTimeout = 3 * time.Second
 
 const (
-	watcherName  = "org.kde.StatusNotifierWatcher"
-	watcherPath  = dbus.ObjectPath("/StatusNotifierWatcher")
-	itemPath     = dbus.ObjectPath("/StatusNotifierItem")
-	itemIface    = "org.kde.StatusNotifierItem"
-	notifyName   = "org.freedesktop.Notifications"
-	notifyPath   = dbus.ObjectPath("/org/freedesktop/Notifications")
-	notifyIface  = "org.freedesktop.Notifications"
-	disabledAddr = "disabled:"
+	watcherName = "org.kde.StatusNotifierWatcher"
+	watcherPath = dbus.ObjectPath("/StatusNotifierWatcher")
+	itemPath    = dbus.ObjectPath("/StatusNotifierItem")
+	itemIface   = "org.kde.StatusNotifierItem"
+	notifyName  = "org.freedesktop.Notifications"
+	notifyPath  = dbus.ObjectPath("/org/freedesktop/Notifications")
+	notifyIface = "org.freedesktop.Notifications"
 )
-
-// PreventBusAutolaunch makes sure nothing in this process launches a
-// session bus daemon of its own: godbus (used by the tray, the
-// notifications and go-keyring) runs dbus-launch when it finds no session
-// bus address. When DBUS_SESSION_BUS_ADDRESS is unset (or "autolaunch:")
-// and the per-user bus socket ($XDG_RUNTIME_DIR/bus, /run/user/UID/bus) is
-// missing, it sets DBUS_SESSION_BUS_ADDRESS=disabled:, on which every D-Bus
-// client fails at once; when the socket is there it sets the variable to
-// it. Call it before anything touches D-Bus in a process that runs
-// without a tray (smtpwatch run --headless); Run calls it itself. It is a
-// no-op on Windows and macOS.
-func PreventBusAutolaunch() { _, _ = resolveSessionBus() }
-
-// resolveSessionBus is the session bus address and whether there is one,
-// after setting DBUS_SESSION_BUS_ADDRESS as PreventBusAutolaunch says.
-func resolveSessionBus() (string, bool) {
-	switch a := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); a {
-	case disabledAddr:
-		return "", false
-	case "", "autolaunch:":
-	default:
-		return a, true
-	}
-	var dirs []string
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		dirs = append(dirs, d)
-	}
-	dirs = append(dirs, fmt.Sprintf("/run/user/%d", os.Getuid()))
-	for _, d := range dirs {
-		p := filepath.Join(d, "bus")
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			addr := "unix:path=" + dbusEscape(p)
-			os.Setenv("DBUS_SESSION_BUS_ADDRESS", addr)
-			return addr, true
-		}
-	}
-	os.Setenv("DBUS_SESSION_BUS_ADDRESS", disabledAddr)
-	return "", false
-}
-
-// dbusEscape escapes a value of a D-Bus address: bytes outside
-// [-0-9A-Za-z_/.\*] become %XX.
-func dbusEscape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z',
-			c == '-', c == '_', c == '/', c == '.', c == '\\', c == '*':
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "%%%02x", c)
-		}
-	}
-	return b.String()
-}
 
 // desktop checks, before fyne.io/systray touches D-Bus, that there is a
 // session bus to put the tray on, with a private connection bounded by
 // busTimeout. It returns the bus address, or ErrUnavailable wrapped with
 // the reason.
 func desktop(ctx context.Context) (string, error) {
-	addr, ok := resolveSessionBus()
+	addr, ok := credential.SessionBus()
 	if !ok {
 		return "", fmt.Errorf("%w: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)", ErrUnavailable)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/health"
 )
 
@@ -48,9 +49,9 @@ func TestDesktopFindsTheRuntimeDirBus(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", dir)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
 	os.Unsetenv("DBUS_SESSION_BUS_ADDRESS")
-	addr, ok := resolveSessionBus()
-	if want := "unix:path=" + dbusEscape(filepath.Join(dir, "bus")); !ok || addr != want {
-		t.Fatalf("resolveSessionBus() = %q %v, want %q", addr, ok, want)
+	addr, ok := credential.SessionBus()
+	if want := "unix:path=" + filepath.Join(dir, "bus"); !ok || addr != want {
+		t.Fatalf("credential.SessionBus() = %q %v, want %q", addr, ok, want)
 	}
 	if got := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); got != addr {
 		t.Errorf("DBUS_SESSION_BUS_ADDRESS=%q, want %q: godbus does not look in $XDG_RUNTIME_DIR", got, addr)

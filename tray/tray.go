@@ -87,7 +87,7 @@ var ErrUnavailable = errors.New("no tray available")
 // ($XDG_RUNTIME_DIR/bus), or the bus does not answer within 3 s on a
 // private connection — checked before fyne.io/systray touches D-Bus; on
 // Windows in session 0 (a service). On Linux it first sets
-// DBUS_SESSION_BUS_ADDRESS as PreventBusAutolaunch does. With a bus but no
+// DBUS_SESSION_BUS_ADDRESS as credential.PreventBusAutolaunch does. With a bus but no
 // tray host yet, Run runs and the icon appears when a host does; a tray
 // host that restarts gets the icon again. Other errors (fyne.io/systray
 // panicking, the tray's message loop ending) mean the tray is gone; the

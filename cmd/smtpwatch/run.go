@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"smtpwatch/monitor/config"
+	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/daemon"
 	"smtpwatch/monitor/engine"
 	"smtpwatch/monitor/health"
@@ -53,7 +54,7 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	}
 	// Before anything touches D-Bus (the keyring, the tray): without a
 	// session bus, godbus would launch a stray dbus-daemon of its own.
-	tray.PreventBusAutolaunch()
+	credential.PreventBusAutolaunch()
 	path, err := configPath(f.config)
 	if err != nil {
 		return a.fail("%v", err)
