@@ -164,11 +164,18 @@ func (a Account) Key() SettingsKey {
 }
 
 // Target is the account as the probe sees it: everything but the password,
-// which the caller sets from Password when the probe will log in.
+// which the caller sets from Password when the probe will log in. The
+// target names a provider only when the account is named after its preset
+// ("Charter"): messages then speak of "the Charter website", and of "your
+// provider's website" for an account named "work" or a bare host name.
 func (a Account) Target() probe.Target {
+	provider := a.Provider
+	if provider == a.Name {
+		provider = "" // Target.DisplayName falls back to the name
+	}
 	return probe.Target{
 		Name:               a.Name,
-		Provider:           a.Provider,
+		Provider:           provider,
 		Server:             a.Server,
 		Port:               a.Port,
 		Security:           a.Security,

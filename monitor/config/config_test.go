@@ -439,6 +439,35 @@ func TestTarget(t *testing.T) {
 	}
 }
 
+// A target names a provider only when the account is named after its
+// preset: "the Charter website", never "the 127.0.0.1 website" or "the work
+// website".
+func TestTargetProvider(t *testing.T) {
+	cfg, err := Parse("p.toml", []byte(`
+[[account]]
+name = "charter"
+preset = "charter"
+[[account]]
+name = "work"
+preset = "gmail"
+[[account]]
+name = "own"
+server = "mail.example.org"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"charter": "Charter", "work": "", "own": ""} {
+		a, _ := cfg.Account(name)
+		if got := a.Target().Provider; got != want {
+			t.Errorf("%s: Target().Provider = %q, want %q", name, got, want)
+		}
+		if got := a.Target().DisplayName(); got != a.Provider {
+			t.Errorf("%s: DisplayName %q, want the account's display name %q", name, got, a.Provider)
+		}
+	}
+}
+
 // The advice hints follow the credential source and the preset.
 func TestTargetHints(t *testing.T) {
 	for _, c := range []struct {
