@@ -159,6 +159,10 @@ func (a *app) run(ctx context.Context, clicks <-chan click) error {
 			}
 			a.statusErr = r.err
 			if r.err == nil {
+				if !a.have {
+					a.policy.CatchUp(r.st, a.now())
+					arm()
+				}
 				a.status, a.have = r.st, true
 			}
 			a.render()

@@ -536,3 +536,22 @@ func TestFileName(t *testing.T) {
 		}
 	}
 }
+
+// TestAppCatchesUpAtStart: the account failed before the tray subscribed to
+// events (the daemon's first check was quicker than the tray, or the tray
+// client starts at login beside a daemon that runs since boot). No event
+// ever comes; the first status says it, and the person hears it once.
+func TestAppCatchesUpAtStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, failingStatusNow())
+		defer h.stop()
+		wait(coalesceWindow + time.Second)
+		if got := h.notes.titles(); len(got) != 1 || got[0] != "Mail from Charter can't be sent" {
+			t.Fatalf("notifications %q, want the failure said once", got)
+		}
+		wait(pollEvery + time.Second) // more statuses: nothing more to say
+		if got := h.notes.titles(); len(got) != 1 {
+			t.Errorf("notifications %q after more statuses", got)
+		}
+	})
+}

@@ -215,6 +215,34 @@ func (p *policy) Observe(e health.Event, now time.Time) {
 	p.enqueue(pending{kind, e}, now)
 }
 
+// CatchUp takes the first status snapshot the tray gets. An account that
+// is already failing, offline or degraded by an expiring certificate when
+// the tray starts has changed before the tray could hear of it — the tray
+// client of a daemon that runs since boot, or a first check that ended
+// before the tray had subscribed to events — and is announced as if that
+// change had just come, unless an event about it has arrived already.
+func (p *policy) CatchUp(st health.Status, now time.Time) {
+	for _, a := range st.Accounts {
+		if a.State != health.Failing && a.State != health.Offline && a.State != health.Degraded {
+			continue
+		}
+		t := p.account(a.Name)
+		if t.last != kindNone || t.owed != nil || slices.ContainsFunc(p.queue, func(q pending) bool {
+			return strings.EqualFold(q.ev.Account, a.Name)
+		}) {
+			continue // heard of already
+		}
+		e := health.Event{
+			Kind: health.EventTransition, Account: a.Name, Provider: a.Provider,
+			From: health.Starting, To: a.State, Cause: a.Cause, At: a.Since,
+		}
+		if a.Last != nil {
+			e.Message, e.Advice = a.Last.Message, a.Last.Advice
+		}
+		p.Observe(e, now)
+	}
+}
+
 func (p *policy) enqueue(n pending, now time.Time) {
 	if len(p.queue) == 0 {
 		p.windowEnd = now.Add(p.Coalesce)

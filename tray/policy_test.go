@@ -384,3 +384,39 @@ func TestBodyIsBounded(t *testing.T) {
 		t.Errorf("body without advice: %q", got)
 	}
 }
+
+// The first status the tray gets may show a change it never heard of: the
+// daemon (or its first check) was quicker than the tray's subscription.
+// CatchUp says it once; an account heard of already, a working one and a
+// paused one are not said again.
+func TestPolicyCatchUp(t *testing.T) {
+	rejected := &probe.Result{Message: rejectedMsg, Advice: []string{rejectedFix}}
+	st := health.Status{Accounts: []health.AccountStatus{
+		{Name: "charter", Provider: "Charter", State: health.Failing, Cause: probe.CauseAuthRejected, Last: rejected},
+		{Name: "cert", Provider: "Cert", State: health.Degraded, Cause: probe.CauseCertificateExpiring},
+		{Name: "slow", State: health.Degraded, Cause: probe.CauseSlowResponse},
+		{Name: "work", State: health.OK},
+		{Name: "held", State: health.Paused},
+		{Name: "told", Provider: "Told", State: health.Failing, Cause: probe.CauseConnectionRefused},
+	}}
+	p := newPolicy()
+	// The event about "told" came before the first status.
+	p.Observe(transition("told", "Told", health.Starting, health.Failing, probe.CauseConnectionRefused), now)
+	p.CatchUp(st, now)
+	var titles []string
+	for _, n := range p.Flush(now.Add(coalesceWindow), st) {
+		titles = append(titles, n.Title)
+		if strings.HasPrefix(n.Title, "Mail from Charter") && !strings.Contains(n.Body, "rejected") {
+			t.Errorf("the failing account's notification lacks the cause: %q", n.Body)
+		}
+	}
+	want := []string{"Mail from Told and Charter can't be sent", "Cert's certificate expires soon"}
+	if strings.Join(titles, " | ") != strings.Join(want, " | ") {
+		t.Errorf("notifications %q, want %q", titles, want)
+	}
+	// A second look at the same status says nothing more.
+	p.CatchUp(st, now.Add(time.Minute))
+	if got := p.Flush(now.Add(time.Minute+coalesceWindow), st); len(got) != 0 {
+		t.Errorf("CatchUp again: %+v", got)
+	}
+}
