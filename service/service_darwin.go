@@ -107,22 +107,6 @@ func remove(o Options) error {
 	return nil
 }
 
-func managerStart(o Options) error {
-	s, err := o.kardianos(!o.System, nil)
-	if err != nil {
-		return err
-	}
-	return s.Start()
-}
-
-func managerStop(o Options) error {
-	s, err := o.kardianos(!o.System, nil)
-	if err != nil {
-		return err
-	}
-	return s.Stop()
-}
-
 // managerState is launchd's word: "running" or "stopped".
 func managerState(o Options) string {
 	s, err := o.kardianos(!o.System, nil)

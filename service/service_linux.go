@@ -221,22 +221,6 @@ func (o Options) usesSystemd() bool {
 	return err == nil && exists(u)
 }
 
-func managerStart(o Options) error {
-	s, err := o.kardianos(!o.System, nil)
-	if err != nil {
-		return err
-	}
-	return s.Start()
-}
-
-func managerStop(o Options) error {
-	s, err := o.kardianos(!o.System, nil)
-	if err != nil {
-		return err
-	}
-	return s.Stop()
-}
-
 // managerState is systemd's or the init script's word on the service:
 // "running", "stopped", "failed", "starting"; "" when it says nothing.
 func managerState(o Options) string {

@@ -571,83 +571,18 @@ func TestTrayOnASessionBus(t *testing.T) {
 	cert := ca.Issue(t, smtptest.Leaf{})
 	srv := smtptest.Start(t, smtptest.Options{Cert: &cert, Users: map[string]string{testUser: testPassword}})
 	px := startProxy(t, srv.Addr)
-	online, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { online.Close() })
-	go func() {
-		for {
-			c, err := online.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-
-	dir := t.TempDir()
-	home, runtime, state := filepath.Join(dir, "home"), filepath.Join(dir, "run"), filepath.Join(dir, "state")
-	for _, d := range []string{home, runtime} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "config.toml")
-	err = os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = %q
-[online]
-targets = [%q]
-[[account]]
-name = "charter"
-preset = "charter"
-server = "127.0.0.1"
-port = %d
-security = "starttls"
-username = %q
-password_env = "SMTPWATCH_TEST_PASSWORD"
-ca_file = %q
-interval = "2s"
+	d := runTrayDaemon(t, addr, ca, px.addr, `interval = "2s"
 auth_interval = "1h"
 failure_threshold = 0
 success_threshold = 1
-`, state, online.Addr().String(), smtptest.Port(t, px.addr), testUser, caFile)), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(runtime, "smtpwatch.sock")
-
-	var log lockedBuffer
-	cmd := exec.Command(smtpwatchBinary(t), "run", "--config", cfg, "--socket", socket, "--log-level", "debug")
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_RUNTIME_DIR=" + runtime,
-		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
-		"DBUS_SESSION_BUS_ADDRESS=" + addr, "SMTPWATCH_TEST_PASSWORD=" + testPassword, "TZ=UTC",
-	}
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+`)
+	log, state, exited, socket := d.log, d.state, d.exited, d.socket
 	client := api.NewClient(socket)
 	defer client.Close()
 
 	// 1. No tray host yet: the daemon runs. Then one appears, and the item
 	// registers and shows the ok icon.
-	eventually(t, 20*time.Second, &log, "the daemon's API", func() (bool, string) {
+	eventually(t, 20*time.Second, log, "the daemon's API", func() (bool, string) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		st, err := client.Status(ctx)
@@ -661,7 +596,7 @@ success_threshold = 1
 	}
 	watcher.acquire(t)
 	var sender string
-	eventually(t, 20*time.Second, &log, "the item registers with the tray host", func() (bool, string) {
+	eventually(t, 20*time.Second, log, "the item registers with the tray host", func() (bool, string) {
 		regs := watcher.registrations()
 		if len(regs) == 0 {
 			return false, "no registration"
@@ -674,7 +609,7 @@ success_threshold = 1
 	if same, _ := samePixmap(okIcon, failingIcon); same {
 		t.Fatal("the ok and failing icons are the same")
 	}
-	eventually(t, 20*time.Second, &log, "the ok icon", func() (bool, string) {
+	eventually(t, 20*time.Second, log, "the ok icon", func() (bool, string) {
 		got, err := it.icon()
 		if err != nil {
 			return false, err.Error()
@@ -707,14 +642,14 @@ success_threshold = 1
 
 	// 2. The server goes away.
 	px.down()
-	eventually(t, 20*time.Second, &log, "the failing icon", func() (bool, string) {
+	eventually(t, 20*time.Second, log, "the failing icon", func() (bool, string) {
 		got, err := it.icon()
 		if err != nil {
 			return false, err.Error()
 		}
 		return samePixmap(got, failingIcon)
 	})
-	eventually(t, 10*time.Second, &log, "the tooltip names the account and the cause", func() (bool, string) {
+	eventually(t, 10*time.Second, log, "the tooltip names the account and the cause", func() (bool, string) {
 		tip, err := it.tooltip()
 		if err != nil {
 			return false, err.Error()
@@ -732,7 +667,7 @@ success_threshold = 1
 	}
 	wantBody := failure.Message + " " + failure.Advice[0]
 	var failed notifyCall
-	eventually(t, 10*time.Second, &log, "a notification that sending fails", func() (bool, string) {
+	eventually(t, 10*time.Second, log, "a notification that sending fails", func() (bool, string) {
 		calls := notes.recorded()
 		if len(calls) == 0 {
 			return false, "none"
@@ -754,7 +689,7 @@ success_threshold = 1
 
 	// 3. It comes back.
 	px.up(t)
-	eventually(t, 20*time.Second, &log, "a recovery notification", func() (bool, string) {
+	eventually(t, 20*time.Second, log, "a recovery notification", func() (bool, string) {
 		calls := notes.recorded()
 		return len(calls) >= 2, fmt.Sprintf("%d notifications", len(calls))
 	})
@@ -772,7 +707,7 @@ success_threshold = 1
 	if u, _ := back.hints["urgency"].Value().(byte); u != byte(urgencyLow) {
 		t.Errorf("recovery urgency %v", back.hints["urgency"])
 	}
-	eventually(t, 10*time.Second, &log, "the ok icon again", func() (bool, string) {
+	eventually(t, 10*time.Second, log, "the ok icon again", func() (bool, string) {
 		got, err := it.icon()
 		if err != nil {
 			return false, err.Error()
@@ -784,7 +719,7 @@ success_threshold = 1
 	logins := srv.AuthAttempts.Load()
 	accepted := srv.Accepted.Load()
 	var id int32
-	eventually(t, 10*time.Second, &log, "a \"Check now\" entry", func() (bool, string) {
+	eventually(t, 10*time.Second, log, "a \"Check now\" entry", func() (bool, string) {
 		id, err = menuItemID(me, sender, "Check now")
 		if err != nil {
 			return false, err.Error()
@@ -795,7 +730,7 @@ success_threshold = 1
 		id, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, &log, "the check made by \"Check now\"", func() (bool, string) {
+	eventually(t, 20*time.Second, log, "the check made by \"Check now\"", func() (bool, string) {
 		n := srv.AuthAttempts.Load()
 		return n > logins, fmt.Sprintf("%d logins (was %d)", n, logins)
 	})
@@ -807,7 +742,7 @@ success_threshold = 1
 	before := len(watcher.registrations())
 	watcher.release(t)
 	watcher.acquire(t)
-	eventually(t, 15*time.Second, &log, "the item registers with the restarted tray host", func() (bool, string) {
+	eventually(t, 15*time.Second, log, "the item registers with the restarted tray host", func() (bool, string) {
 		regs := watcher.registrations()
 		if len(regs) <= before {
 			return false, fmt.Sprintf("%d registrations, %d before", len(regs), before)
@@ -817,7 +752,7 @@ success_threshold = 1
 		}
 		return true, ""
 	})
-	eventually(t, 10*time.Second, &log, "the registered item still shows the ok icon", func() (bool, string) {
+	eventually(t, 10*time.Second, log, "the registered item still shows the ok icon", func() (bool, string) {
 		got, err := it.icon()
 		if err != nil {
 			return false, err.Error()
@@ -851,4 +786,88 @@ success_threshold = 1
 	if t.Failed() {
 		t.Logf("smtpwatch log:\n%s", log.String())
 	}
+}
+
+// trayDaemon is a `smtpwatch run` with its tray on a private session bus.
+type trayDaemon struct {
+	log    *lockedBuffer
+	state  string // its state directory
+	socket string
+	env    []string // its environment, for CLI processes that talk to it
+	exited chan error
+}
+
+// runTrayDaemon starts `smtpwatch run --log-level debug` on the session bus
+// at busAddr, watching one account ("charter", testUser with testPassword
+// from SMTPWATCH_TEST_PASSWORD) on the STARTTLS server at server, whose
+// certificate ca signed; schedule holds the account's interval and
+// threshold lines. The "am I online" reference is a loopback port that
+// accepts. The process gets SIGTERM (then SIGKILL) when the test ends.
+func runTrayDaemon(t *testing.T, busAddr string, ca *smtptest.CA, server, schedule string) *trayDaemon {
+	t.Helper()
+	online, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { online.Close() })
+	go func() {
+		for {
+			c, err := online.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	dir := t.TempDir()
+	home, runtime, state := filepath.Join(dir, "home"), filepath.Join(dir, "run"), filepath.Join(dir, "state")
+	for _, d := range []string{home, runtime} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	err = os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = %q
+[online]
+targets = [%q]
+[[account]]
+name = "charter"
+preset = "charter"
+server = "127.0.0.1"
+port = %d
+security = "starttls"
+username = %q
+password_env = "SMTPWATCH_TEST_PASSWORD"
+ca_file = %q
+`, state, online.Addr().String(), smtptest.Port(t, server), testUser, caFile)+schedule), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &trayDaemon{log: &lockedBuffer{}, state: state, socket: filepath.Join(runtime, "smtpwatch.sock"), exited: make(chan error, 1)}
+	d.env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_RUNTIME_DIR=" + runtime,
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
+		"DBUS_SESSION_BUS_ADDRESS=" + busAddr, "SMTPWATCH_TEST_PASSWORD=" + testPassword, "TZ=UTC",
+	}
+	cmd := exec.Command(smtpwatchBinary(t), "run", "--config", cfg, "--socket", d.socket, "--log-level", "debug")
+	cmd.Env = d.env
+	cmd.Stdout, cmd.Stderr = d.log, d.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-d.exited
+		}
+	})
+	return d
 }

@@ -3,12 +3,8 @@ package tray
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -117,75 +113,10 @@ func TestTrayPauseFollowsTheDaemon(t *testing.T) {
 	ca := smtptest.NewCA(t, "smtpwatch test CA", "smtpwatch tests")
 	cert := ca.Issue(t, smtptest.Leaf{})
 	srv := smtptest.Start(t, smtptest.Options{Cert: &cert, Users: map[string]string{testUser: testPassword}})
-	online, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { online.Close() })
-	go func() {
-		for {
-			c, err := online.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	dir := t.TempDir()
-	home, runtime, state := filepath.Join(dir, "home"), filepath.Join(dir, "run"), filepath.Join(dir, "state")
-	for _, d := range []string{home, runtime} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "config.toml")
-	err = os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = %q
-[online]
-targets = [%q]
-[[account]]
-name = "charter"
-preset = "charter"
-server = "127.0.0.1"
-port = %d
-security = "starttls"
-username = %q
-password_env = "SMTPWATCH_TEST_PASSWORD"
-ca_file = %q
-interval = "1m"
+	d := runTrayDaemon(t, addr, ca, srv.Addr, `interval = "1m"
 auth_interval = "1h"
-`, state, online.Addr().String(), smtptest.Port(t, srv.Addr), testUser, caFile)), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(runtime, "smtpwatch.sock")
-	env := []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_RUNTIME_DIR=" + runtime,
-		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
-		"DBUS_SESSION_BUS_ADDRESS=" + addr, "SMTPWATCH_TEST_PASSWORD=" + testPassword, "TZ=UTC",
-	}
-
-	var log lockedBuffer
-	cmd := exec.Command(smtpwatchBinary(t), "run", "--config", cfg, "--socket", socket, "--log-level", "debug")
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+`)
+	log, socket, env := d.log, d.socket, d.env
 	client := api.NewClient(socket)
 	defer client.Close()
 	status := func() (health.Status, error) {
@@ -193,7 +124,7 @@ auth_interval = "1h"
 		defer cancel()
 		return client.Status(ctx)
 	}
-	eventually(t, 20*time.Second, &log, "the daemon checked the account", func() (bool, string) {
+	eventually(t, 20*time.Second, log, "the daemon checked the account", func() (bool, string) {
 		st, err := status()
 		if err != nil {
 			return false, err.Error()
@@ -201,7 +132,7 @@ auth_interval = "1h"
 		return st.State == health.OK, string(st.State)
 	})
 	var sender string
-	eventually(t, 20*time.Second, &log, "the item registers with the tray host", func() (bool, string) {
+	eventually(t, 20*time.Second, log, "the item registers with the tray host", func() (bool, string) {
 		regs := watcher.registrations()
 		if len(regs) == 0 {
 			return false, "no registration"
@@ -214,7 +145,7 @@ auth_interval = "1h"
 	menuIs := func(what, label string, resume bool) []menuEntry {
 		t.Helper()
 		var entries []menuEntry
-		eventually(t, 15*time.Second, &log, what, func() (bool, string) {
+		eventually(t, 15*time.Second, log, what, func() (bool, string) {
 			l, r, es, err := pauseMenu(me, sender)
 			if err != nil {
 				return false, err.Error()
@@ -264,7 +195,7 @@ auth_interval = "1h"
 	}
 	clickedAt := time.Now()
 	click(hour.ID)
-	eventually(t, 10*time.Second, &log, "the daemon paused by the menu", func() (bool, string) {
+	eventually(t, 10*time.Second, log, "the daemon paused by the menu", func() (bool, string) {
 		st, err := status()
 		if err != nil {
 			return false, err.Error()
@@ -284,7 +215,7 @@ auth_interval = "1h"
 	entries = menuIs("the menu after `smtpwatch pause 2h`", "Checks paused until ", true)
 	resume, _ := find(entries, resumeLabel)
 	click(resume.ID)
-	eventually(t, 10*time.Second, &log, "the daemon resumed by the menu", func() (bool, string) {
+	eventually(t, 10*time.Second, log, "the daemon resumed by the menu", func() (bool, string) {
 		st, err := status()
 		if err != nil {
 			return false, err.Error()
