@@ -243,3 +243,46 @@ func TestPruneKeepsNewestEvent(t *testing.T) {
 		t.Errorf("a, 2 days after its last event: %+v, %v; want an hour ok", sums, err)
 	}
 }
+
+// A restart of the daemon: the account was ok, the daemon stopped for four
+// hours, and the new run found it failing. The four hours were no verdict
+// at all — not "ok" — and count neither way.
+func TestUptimeAcrossARestart(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	h := time.Hour
+	record := func(e health.Event) {
+		t.Helper()
+		if err := s.RecordEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(at time.Duration, c probe.Cause) {
+		t.Helper()
+		if err := s.Record(ctx, result("a", base.Add(at), c, time.Millisecond), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(health.Event{Kind: health.EventTransition, Account: "a", From: health.Starting, To: health.OK, At: base})
+	for m := 0; m <= 60; m++ { // the first run: ok, checked every minute for an hour
+		check(time.Duration(m)*time.Minute, probe.CauseOK)
+	}
+	// The second run, four hours later: a failure, confirmed 5 s and 15 s
+	// later, then checked every minute.
+	restart := 5 * h
+	check(restart, probe.CauseConnectionRefused)
+	check(restart+5*time.Second, probe.CauseConnectionRefused)
+	check(restart+20*time.Second, probe.CauseConnectionRefused)
+	record(health.Event{Kind: health.EventTransition, Account: "a", From: health.Starting, To: health.Failing, At: base.Add(restart + 20*time.Second)})
+	for m := 1; m <= 40; m++ {
+		check(restart+20*time.Second+time.Duration(m)*time.Minute, probe.CauseConnectionRefused)
+	}
+	sums, err := s.Summaries(ctx, "a", base)
+	if err != nil || len(sums) != 1 {
+		t.Fatalf("%+v, %v", sums, err)
+	}
+	a := sums[0]
+	if a.TimeWorking != h || a.TimeFailing != 40*time.Minute {
+		t.Errorf("working %v, failing %v; want 1 h and 40 min: the daemon's four hours away are no verdict", a.TimeWorking, a.TimeFailing)
+	}
+}

@@ -266,8 +266,10 @@ func (s *Store) Summaries(ctx context.Context, account string, since time.Time) 
 // stateTimes fills in TimeWorking, TimeFailing and Uptime from the
 // events: the state at since is the one the last event before it set (or,
 // when there is none, the one the first event left), each event's state
-// lasts until the next event, and the last until the account's newest
-// check (LastAt). Reminders and the account-less config_error events do
+// lasts until the next event — or, when the next event is a new run's
+// first verdict (from starting), until the previous run's last check (see
+// runEnd): the time the daemon was not running is no verdict — and the
+// last until the account's newest check (LastAt). Reminders and the account-less config_error events do
 // not change the state.
 func stateTimes(ctx context.Context, tx *sql.Tx, out []Summary, filter string, args []any, since time.Time) error {
 	type change struct {
@@ -336,7 +338,17 @@ func stateTimes(ctx context.Context, tx *sql.Tx, out []Summary, filter string, a
 			}
 		}
 		for _, c := range cs {
-			add(c.at)
+			if c.from == health.Starting && state != health.Starting && state != "" {
+				// The daemon started again: the state before lasted until it
+				// stopped, not until now.
+				end, err := runEnd(ctx, tx, sm.Account, t, c.at)
+				if err != nil {
+					return err
+				}
+				add(end)
+			} else {
+				add(c.at)
+			}
 			state, t = c.to, c.at
 		}
 		add(sm.LastAt)
@@ -345,6 +357,49 @@ func stateTimes(ctx context.Context, tx *sql.Tx, out []Summary, filter string, a
 		}
 	}
 	return nil
+}
+
+// restartChecks bounds the checks a new run of the daemon makes before its
+// first verdict: the first check and its confirmations.
+const restartChecks = 8
+
+// runEnd is when the previous run of the daemon last checked the account,
+// given that a new run reached its first verdict at next and the previous
+// state began at from: the check before the longest pause among the last
+// checks before next — the new run's first checks follow each other within
+// seconds, and the pause before them is the time the daemon was not
+// running. from when there is no check to tell.
+func runEnd(ctx context.Context, tx *sql.Tx, account string, from, next time.Time) (time.Time, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT at FROM results WHERE account = ? AND at > ? AND at <= ?
+		ORDER BY at DESC LIMIT ?`, account, from.UnixNano(), next.UnixNano(), restartChecks+1)
+	if err != nil {
+		return from, err
+	}
+	var ats []int64
+	err = scanAll(rows, func() error {
+		var at int64
+		if err := rows.Scan(&at); err != nil {
+			return err
+		}
+		ats = append(ats, at)
+		return nil
+	})
+	if err != nil || len(ats) == 0 {
+		return from, err
+	}
+	// ats is newest first; the previous run ends before the longest gap, or
+	// at the oldest check read when the new run has all of them.
+	end, gap := ats[len(ats)-1], int64(-1)
+	if len(ats) <= restartChecks {
+		end = from.UnixNano()
+		gap = ats[len(ats)-1] - end
+	}
+	for i := 0; i+1 < len(ats); i++ {
+		if d := ats[i] - ats[i+1]; d > gap {
+			gap, end = d, ats[i+1]
+		}
+	}
+	return time.Unix(0, end), nil
 }
 
 // nearestRank is the 1-based rank of the p-th percentile of n sorted
