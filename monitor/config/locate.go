@@ -67,6 +67,8 @@ type locator struct {
 	lines  lines
 	arrays map[string]int // path of an array of tables → elements seen
 	events []locEvent
+	// headers are the lines of the table headers ([a] and [[a]]), in order.
+	headers []int
 	// deep is the first line where a key or value was nested beyond
 	// maxDepth and skipped (events then no longer list every key); 0 when
 	// none was.
@@ -172,6 +174,7 @@ func (l *locator) document() {
 // header reads [a.b] or [[a.b]] and returns the new context.
 func (l *locator) header() (path, path) {
 	line := l.ln
+	l.headers = append(l.headers, line)
 	array := l.has("[[")
 	if array {
 		l.i += 2
