@@ -29,6 +29,7 @@ package discover
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -174,6 +175,15 @@ type Outcome struct {
 	// Skipped is set when Discover stopped waiting for the source because
 	// a better-ranked one had answered.
 	Skipped bool `json:"skipped,omitempty"`
+}
+
+// MarshalJSON writes the outcome with its duration in milliseconds.
+func (o Outcome) MarshalJSON() ([]byte, error) {
+	type plain Outcome
+	return json.Marshal(struct {
+		plain
+		DurationMS int64 `json:"duration_ms"`
+	}{plain(o), o.Duration.Milliseconds()})
 }
 
 // Result is what Discover found.
