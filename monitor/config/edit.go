@@ -82,8 +82,9 @@ func AddAccounts(path string, accounts []NewAccount) (*Config, error) {
 }
 
 // RemoveAccount removes the [[account]] table named name (ignoring case)
-// from the config file at path, with the comment lines right above its
-// header, and returns the account as it was and the config as Load reads
+// from the config file at path, with the comment right above its header
+// when `smtpwatch add` or `import` wrote it ("# Added by smtpwatch...",
+// "# Imported by smtpwatch..."), and returns the account as it was and the config as Load reads
 // the new file. The rest of the file is kept as it was; the old contents
 // are kept in BackupPath(path). A missing account is an *Error wrapping
 // ErrNoAccount; ErrChanged as for AddAccounts.
@@ -108,9 +109,10 @@ func RemoveAccount(path, name string) (Account, *Config, error) {
 	return removed, cfg, err
 }
 
-// removeTable cuts the table of a out of src: from the comment lines right
-// above its header to the line before the next table header (comment lines
-// right above that header stay with it), and one blank line before it.
+// removeTable cuts the table of a out of src: from its header (or the
+// comment smtpwatch wrote right above it) to the line before the next
+// table header (comment lines right above that header stay with it), and
+// one blank line before it.
 func removeTable(path string, src []byte, a Account) ([]byte, error) {
 	lines := strings.SplitAfter(string(src), "\n")
 	if lines[len(lines)-1] == "" {
@@ -135,9 +137,14 @@ func removeTable(path string, src []byte, a Account) ([]byte, error) {
 			end--
 		}
 	}
+	// The comment right above the header goes with it when smtpwatch
+	// wrote it; a person's comment there may be about the whole file.
 	start := h
 	for start > 0 && comment(start-1) {
 		start--
+	}
+	if first := strings.TrimSpace(lines[min(start, h)]); start < h && !strings.HasPrefix(first, "# Added by smtpwatch") && !strings.HasPrefix(first, "# Imported by smtpwatch") {
+		start = h
 	}
 	if start > 0 && blank(start-1) && (end == len(lines) || blank(end)) {
 		start--

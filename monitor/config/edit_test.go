@@ -349,3 +349,22 @@ func TestRemoveAccountInline(t *testing.T) {
 		t.Errorf("file changed: %s", data)
 	}
 }
+
+// TestRemoveAccountKeepsPersonsComment: a comment a person wrote right
+// above a table may be about the whole file: it stays; the one smtpwatch
+// wrote goes.
+func TestRemoveAccountKeepsPersonsComment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	const src = "# my mail setup\n[[account]]\nname = \"a\"\nserver = \"smtp.a.example\"\n\n# Imported by smtpwatch on 2026-12-01 from msmtp.\n[[account]]\nname = \"b\"\nserver = \"smtp.b.example\"\n"
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"b", "a"} {
+		if _, _, err := RemoveAccount(path, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if data, _ := os.ReadFile(path); string(data) != "# my mail setup\n" {
+		t.Errorf("file %q", data)
+	}
+}
