@@ -174,6 +174,50 @@ func TestAddInteractiveKeyring(t *testing.T) {
 	}
 }
 
+// TestAddOffersService: in a terminal, with no daemon running, add offers
+// to start watching in the background, and does so when told yes.
+func TestAddOffersService(t *testing.T) {
+	b := newAddBed(t)
+	b.autoconfig(
+		server("mail.example.test", b.srv.Port, "STARTTLS", "password-cleartext"),
+		server("closed.example.test", closedPort(t), "SSL", "password-cleartext"),
+	)
+	term := newTerminal(t)
+	var stdout bytes.Buffer
+	a := &app{stdin: term.tty, stdout: &stdout, stderr: term.tty, getenv: func(string) string { return "" },
+		logger: slog.New(slog.DiscardHandler)}
+	env := b.env()
+	var installed []string
+	env.service = func(_ context.Context, _ *app, path string) int {
+		installed = append(installed, path)
+		return exitOK
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- a.addWith(ctx, []string{"--config", b.cfg, "--ca-file", b.caFile, "--socket", b.socket,
+			"--password-command", passwordCommand(), addUser}, env)
+	}()
+	at := term.after(ctx, 0, "Use which [1]: ")
+	term.typeIn("\r")
+	at = term.after(ctx, at, "Name for this account [example]: ")
+	term.typeIn("home\r")
+	term.after(ctx, at, "Start it now, and at every login? (Y/n): ")
+	term.typeIn("\r")
+	select {
+	case code := <-done:
+		if code != exitOK || len(installed) != 1 || installed[0] != b.cfg {
+			t.Fatalf("exit %d, installed %v\n%s\nterminal: %q", code, installed, stdout.String(), term.shown())
+		}
+	case <-ctx.Done():
+		t.Fatalf("add did not finish; terminal shows %q", term.shown())
+	}
+	if _, ok := b.load().Account("home"); !ok {
+		t.Error("no account home")
+	}
+}
+
 // mainChildEnv makes the test binary run smtpwatch's main instead of the
 // tests (see TestMain), to run it as its own process in a terminal.
 const mainChildEnv = "SMTPWATCH_TEST_RUN_MAIN"

@@ -443,13 +443,46 @@ func TestAddKeepsExistingFile(t *testing.T) {
 	}
 }
 
-// TestAddDryRun: found and checked, nothing written.
+// TestAddDryRun: found and checked, nothing written; a source's fault is a
+// warning naming it, and --verbose says what every source answered.
 func TestAddDryRun(t *testing.T) {
 	b := newAddBed(t)
-	b.autoconfig(server("mail.example.test", b.srv.Port, "STARTTLS", "password-cleartext"))
-	r := b.add("", addUser, "--yes", "--dry-run", "--password-command", passwordCommand())
+	b.web.Handle("autoconfig.example.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<clientConfig><emailProvider>")
+	}))
+	b.web.Handle("autoconfig.thunderbird.net", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `<clientConfig><emailProvider>`+server("mail.example.test", b.srv.Port, "STARTTLS", "password-cleartext")+`</emailProvider></clientConfig>`)
+	}))
+	r := b.add("", addUser, "--yes", "--dry-run", "--verbose", "--password-command", passwordCommand())
 	if r.code != exitOK || !strings.Contains(r.stdout, "With --dry-run nothing is written") || !strings.Contains(r.stdout, `name = "example"`) {
 		t.Errorf("%s", r)
+	}
+	for _, want := range []string{
+		"warning: autoconfig: not a valid XML document",
+		"providers  example.test: found 0; not a provider smtpwatch knows",
+		"ispdb      https://autoconfig.thunderbird.net/v1.1/example.test: found 1",
+		"from the Thunderbird ISPDB",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q\n%s", want, r)
+		}
+	}
+	b.noConfig()
+}
+
+// TestAddKeyringUnreachable: a keyring that cannot store the password
+// (a bus nobody answers on) leaves nothing written and names what to use
+// instead.
+func TestAddKeyringUnreachable(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "nobody-here"))
+	b := newAddBed(t)
+	b.autoconfig(server("mail.example.test", b.srv.Port, "STARTTLS", "password-cleartext"))
+	r := b.add(addPass+"\n", addUser, "--password-stdin")
+	if r.code != exitUnknown || !strings.Contains(r.stderr, "cannot store the password") || !strings.Contains(r.stderr, "Nothing was written. Instead of the keyring, give a command that prints the password: --password-command CMD") {
+		t.Errorf("%s", r)
+	}
+	if strings.Contains(r.stdout+r.stderr, addPass) {
+		t.Errorf("the password was shown\n%s", r)
 	}
 	b.noConfig()
 }
