@@ -106,6 +106,7 @@ type choice struct {
 	preset   string
 	label    string // for people: "smtp.example.com, port 465 (SSL/TLS)"
 	from     string // "the provider's autoconfig (https://...)"
+	src      discover.Source
 }
 
 func (a *app) addWith(ctx context.Context, args []string, env addEnv) int {
@@ -355,7 +356,7 @@ func (ad *adder) choices(ctx context.Context, address string) ([]choice, int, bo
 // key when it is a preset's (with port and security only when they are
 // its alternative), else server, port and security.
 func candidateChoice(c discover.Candidate) choice {
-	ch := choice{username: c.Username, oauth: c.OAuth2(), preset: c.Preset}
+	ch := choice{username: c.Username, oauth: c.OAuth2(), preset: c.Preset, src: c.Source}
 	sec := string(c.Security)
 	if p, ok := config.LookupPreset(c.Preset); ok {
 		key := p.Key
@@ -389,13 +390,19 @@ func describe(acct config.Account) string {
 // live, and on failure offers the next one; a server that works is
 // written.
 func (ad *adder) tryChoices(ctx context.Context, address, domain string, choices []choice) int {
+	// The choice is among the servers of the best source (a provider's
+	// document often names 465 and 587); the others stay as fallbacks.
+	best := 1
+	for best < len(choices) && best < 6 && choices[best].src == choices[0].src {
+		best++
+	}
 	start := 0
-	if len(choices) > 1 && ad.interactive {
-		fmt.Fprintln(ad.info, "Found these outgoing servers, best first:")
-		for i, c := range choices[:min(len(choices), 6)] {
-			fmt.Fprintf(ad.info, "  %d. %s — from %s\n", i+1, c.label, c.from)
+	if best > 1 && ad.interactive {
+		fmt.Fprintf(ad.info, "Found these outgoing servers in %s:\n", choices[0].from)
+		for i, c := range choices[:best] {
+			fmt.Fprintf(ad.info, "  %d. %s\n", i+1, c.label)
 		}
-		k, err := ad.p.choose(ctx, "Use which", min(len(choices), 6), 1)
+		k, err := ad.p.choose(ctx, "Use which", best, 1)
 		if err != nil {
 			return ad.promptFailed(ctx, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -216,6 +217,34 @@ func TestAddOffersService(t *testing.T) {
 	if _, ok := b.load().Account("home"); !ok {
 		t.Error("no account home")
 	}
+}
+
+// TestAddSaysAppPassword: for a provider that wants an app password, the
+// terminal says so, with the page to make one, before asking.
+func TestAddSaysAppPassword(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "never-dialled"))
+	b := newAddBed(t)
+	term := newTerminal(t)
+	a := &app{stdin: term.tty, stdout: io.Discard, stderr: term.tty, getenv: func(string) string { return "" },
+		logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stop, stopNow := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		done <- a.addWith(stop, []string{"--config", b.cfg, "--socket", b.socket, "me@gmail.com"}, b.env())
+	}()
+	at := term.after(ctx, 0, "2. Gmail: smtp.gmail.com, port 465 (SSL/TLS)\r\nUse which [1]: ")
+	term.typeIn("\r")
+	at = term.after(ctx, at, "Name for this account [gmail]: ")
+	term.typeIn("\r")
+	at = term.after(ctx, at, "Gmail wants an app password for mail programs, not your account's password: create one at https://myaccount.google.com/apppasswords")
+	term.after(ctx, at, "Password for me@gmail.com: ")
+	stopNow()
+	if code := <-done; code != exitUnknown {
+		t.Errorf("exit %d", code)
+	}
+	b.noConfig()
 }
 
 // mainChildEnv makes the test binary run smtpwatch's main instead of the

@@ -486,3 +486,38 @@ func TestAddKeyringUnreachable(t *testing.T) {
 	}
 	b.noConfig()
 }
+
+// TestAddTakesTheWorkingPort: when the server found does not answer on its
+// port but the check sees another port work, that port is tried next.
+func TestAddTakesTheWorkingPort(t *testing.T) {
+	b := newAddBed(t)
+	b.autoconfig(server("mail.example.test", closedPort(t), "SSL", "password-cleartext"))
+	env := b.env()
+	env.probe.Alternatives = []probe.Alternative{{Port: b.srv.Port, Security: probe.SecurityStartTLS}}
+	r := b.addEnv(env, "", addUser, "--yes", "--password-command", passwordCommand())
+	if r.code != exitOK {
+		t.Fatalf("%s", r)
+	}
+	a, _ := b.load().Account("example")
+	if a.Port != b.srv.Port || a.Security != probe.SecurityStartTLS {
+		t.Errorf("wrote %+v", a)
+	}
+	if !strings.Contains(r.stderr, fmt.Sprintf("Trying the next server: mail.example.test, port %d (STARTTLS)", b.srv.Port)) {
+		t.Errorf("%s", r)
+	}
+}
+
+// TestAddOAuth2Preset: a provider the table says signs in with OAuth2
+// is never asked for a password.
+func TestAddOAuth2Preset(t *testing.T) {
+	b := newAddBed(t)
+	r := b.add("never-read\n", "jo@outlook.com", "--yes", "--password-stdin")
+	if !strings.Contains(r.stderr, "Outlook.com: smtp-mail.outlook.com, port 587 (STARTTLS) signs in with OAuth2") || strings.Contains(r.stderr, "Password for") {
+		t.Errorf("%s", r)
+	}
+	// smtp-mail.outlook.com does not resolve here: nothing is written.
+	if r.code != addFailed {
+		t.Errorf("%s", r)
+	}
+	b.noConfig()
+}
