@@ -189,6 +189,12 @@ func TestAddWatchedByRunningDaemon(t *testing.T) {
 			}
 			// The running daemon checks it, and sending works.
 			d.waitStatus(t, e, doc.Account+" ok", time.Now(), startBound+5*time.Second, accountIs(doc.Account, "ok", ""))
+			// `accounts` shows it with the daemon's word for it.
+			r = smtpwatch(t, e, "", nil, "accounts", "--config", files.config, "--socket", files.socket)
+			if r.Exit != 0 || !strings.Contains(r.Stdout, "✓ "+doc.Account+" — OK") ||
+				!strings.Contains(r.Stdout, fmt.Sprintf("localhost, port %d", tt.port)) {
+				t.Errorf("accounts:\n%s", r)
+			}
 		})
 	}
 }

@@ -398,7 +398,7 @@ func (ad *adder) tryChoices(ctx context.Context, address, domain string, choices
 	}
 	start := 0
 	if best > 1 && ad.interactive {
-		fmt.Fprintf(ad.info, "Found these outgoing servers in %s:\n", choices[0].from)
+		fmt.Fprintf(ad.info, "Found these outgoing servers — from %s:\n", choices[0].from)
 		for i, c := range choices[:best] {
 			fmt.Fprintf(ad.info, "  %d. %s\n", i+1, c.label)
 		}
