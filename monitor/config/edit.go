@@ -154,16 +154,7 @@ func removeTable(path string, src []byte, a Account) ([]byte, error) {
 }
 
 // tableHeaders lists the lines of src's table headers, in order.
-func tableHeaders(src string) []int {
-	if strings.HasPrefix(src, "\xff\xfe") || strings.HasPrefix(src, "\xfe\xff") {
-		src = src[2:]
-	} else if strings.HasPrefix(src, "\xef\xbb\xbf") {
-		src = src[3:]
-	}
-	l := &locator{src: src, ln: 1, lines: lines{}, arrays: map[string]int{}}
-	l.document()
-	return l.headers
-}
+func tableHeaders(src string) []int { return scan(src).headers }
 
 // edit reads the file at path (the Template when it is missing and create
 // is set), lets change make the new contents, checks them as Load would,

@@ -86,6 +86,12 @@ func (l *locator) tooDeep() {
 // locate records the lines of src's keys. deep is the first line that nests
 // keys, tables or arrays more than maxDepth levels deep, 0 if none does.
 func locate(src string) (ln lines, events []locEvent, deep int) {
+	l := scan(src)
+	return l.lines, l.events, l.deep
+}
+
+// scan runs the locator over src.
+func scan(src string) *locator {
 	// The decoder skips a byte-order mark the same way.
 	if strings.HasPrefix(src, "\xff\xfe") || strings.HasPrefix(src, "\xfe\xff") {
 		src = src[2:]
@@ -94,7 +100,7 @@ func locate(src string) (ln lines, events []locEvent, deep int) {
 	}
 	l := &locator{src: src, ln: 1, lines: lines{}, arrays: map[string]int{}}
 	l.document()
-	return l.lines, l.events, l.deep
+	return l
 }
 
 func (l *locator) eof() bool { return l.i >= len(l.src) }
