@@ -330,3 +330,12 @@ username = "jo@work.example"
 		}
 	}
 }
+
+// TestParsePrefsNotesBounded: a file of broken lines gives a few notes,
+// not one per line.
+func TestParsePrefsNotesBounded(t *testing.T) {
+	_, notes, err := ParsePrefs(strings.NewReader(strings.Repeat("user_pref(oops);\n", 5000)))
+	if err != nil || len(notes) != maxNotes+1 || notes[maxNotes] != "4990 more lines skipped" {
+		t.Errorf("%d notes, last %q, %v", len(notes), notes[len(notes)-1], err)
+	}
+}

@@ -43,6 +43,9 @@ func (p Prefs) num(k string) (int64, bool) {
 	return n, ok
 }
 
+// maxNotes bounds the notes about lines a reader skipped.
+const maxNotes = 10
+
 // ParsePrefs reads a prefs.js: user_pref(NAME, VALUE); lines (pref and
 // sticky_pref too), with "//", "/* */" and "#" comments. Strings may use
 // double or single quotes and JavaScript escapes. A statement it cannot
@@ -59,6 +62,7 @@ func ParsePrefs(r io.Reader) (Prefs, []string, error) {
 	p := &prefsLexer{src: string(data), line: 1}
 	prefs := Prefs{}
 	var notes []string
+	skipped := 0
 	for {
 		p.space()
 		if p.eof() {
@@ -67,7 +71,9 @@ func ParsePrefs(r io.Reader) (Prefs, []string, error) {
 		line, start := p.line, p.i
 		name, value, err := p.statement()
 		if err != nil {
-			notes = append(notes, fmt.Sprintf("line %d: %v: skipped", line, err))
+			if skipped++; skipped <= maxNotes {
+				notes = append(notes, fmt.Sprintf("line %d: %v: skipped", line, err))
+			}
 			// Skip the rest of the line the statement began on: prefs.js
 			// has one statement per line.
 			p.i, p.line = start, line
@@ -76,6 +82,9 @@ func ParsePrefs(r io.Reader) (Prefs, []string, error) {
 			continue
 		}
 		prefs[name] = value
+	}
+	if skipped > maxNotes {
+		notes = append(notes, fmt.Sprintf("%d more lines skipped", skipped-maxNotes))
 	}
 	return prefs, notes, nil
 }
