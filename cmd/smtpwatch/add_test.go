@@ -347,7 +347,9 @@ func TestAddServerFlags(t *testing.T) {
 func TestAddOAuth2Pending(t *testing.T) {
 	b := newAddBed(t)
 	b.autoconfig(server("mail.example.test", b.srv.Port, "STARTTLS", "OAuth2"))
-	r := b.add("", addUser, "--yes")
+	env := b.env()
+	env.oauth = pendingOAuth{} // a build without OAuth2 sign-in
+	r := b.addEnv(env, "", addUser, "--yes")
 	if r.code != addUnverified || !strings.Contains(r.stdout, "sign in with: smtpwatch login example") {
 		t.Fatalf("%s", r)
 	}
