@@ -130,6 +130,48 @@ var helpTable = map[string]commandHelp{
 		About:    "Removes the password of the account NAME from the OS keyring.",
 		Examples: []string{"smtpwatch password delete charter"},
 	},
+	"add": {
+		About: "Adds an account from an e-mail address: finds the outgoing server (smtpwatch's provider\n" +
+			"list, the provider's autoconfig, the Thunderbird ISPDB, MX and SRV records, then guesses),\n" +
+			"checks it live with the password, and only then stores the password in the OS keyring and\n" +
+			"appends the account to the config file (a backup of the old file is kept). A running daemon\n" +
+			"starts watching it by itself. In a terminal it asks what it needs; --yes asks nothing.\n" +
+			"Exit status: 0 added, 1 added but sign-in not set up (OAuth2), 2 the check failed (nothing\n" +
+			"written), 3 could not run, or stopped (nothing written).",
+		Examples: []string{
+			"smtpwatch add you@example.com",
+			"printf '%s\\n' \"$PW\" | smtpwatch add you@example.com --password-stdin --yes --json",
+			"smtpwatch add you@example.com --server mail.example.com:465 --security tls --password-command 'pass show mail'",
+		},
+	},
+	"import": {
+		About: "Adds the outgoing servers another mail program uses, with their user names. Passwords are\n" +
+			"never copied from its files: store them with \"smtpwatch password set NAME\" (msmtp's\n" +
+			"passwordeval becomes password_command). What the config already watches is not added twice.\n\n" +
+			"Programs:\n" +
+			"  thunderbird [PROFILE_DIR]   its prefs.js (default: the default profile)\n" +
+			"  msmtp [FILE]                ~/.msmtprc or $XDG_CONFIG_HOME/msmtp/config",
+		Examples: []string{"smtpwatch import thunderbird --dry-run", "smtpwatch import msmtp ~/.msmtprc"},
+	},
+	"import thunderbird": {
+		About: "Adds the outgoing (SMTP) servers of a Thunderbird profile, with each one's user name and the\n" +
+			"addresses that send through it. Without PROFILE_DIR it reads the default profile\n" +
+			"(~/.thunderbird, ~/Library/Thunderbird or %APPDATA%\\Thunderbird).",
+		Examples: []string{"smtpwatch import thunderbird --dry-run", "smtpwatch import thunderbird ~/.thunderbird/abcd1234.default-release"},
+	},
+	"import msmtp": {
+		About: "Adds the accounts of an msmtp configuration: host, port, tls and tls_starttls, user;\n" +
+			"passwordeval becomes password_command; a password written in the file is not copied.",
+		Examples: []string{"smtpwatch import msmtp --dry-run", "smtpwatch import msmtp ~/.config/msmtp/config"},
+	},
+	"remove": {
+		About:    "Removes the account NAME from the config file (a backup of the old file is kept) and its password from the OS keyring.",
+		Examples: []string{"smtpwatch remove work", "smtpwatch remove work --keep-password"},
+	},
+	"accounts": {
+		About:    "Lists the accounts of the config file: server, user, where the password comes from, and how each is doing when a daemon runs.",
+		Examples: []string{"smtpwatch accounts", "smtpwatch accounts --json"},
+	},
 }
 
 // verbCommands are the commands whose first argument is an action; their
@@ -137,6 +179,7 @@ var helpTable = map[string]commandHelp{
 var verbCommands = map[string]string{
 	"service":  "service install|uninstall|start|stop|status [--system [--user NAME]] [--config FILE]",
 	"password": "password set|delete NAME",
+	"import":   "import thunderbird [PROFILE_DIR] | import msmtp [FILE]",
 }
 
 // isHelpFlag reports whether arg is -h or --help.

@@ -50,6 +50,7 @@ func run(args []string) int {
 const usage = `smtpwatch — will sending mail work? If not, why, and what to change.
 
 Usage:
+  smtpwatch add [EMAIL]             find your outgoing server, check it, and watch it
   smtpwatch check [flags]           check every account now and print the report
   smtpwatch check --server HOST[:PORT] [--security MODE] [--username U]
                                     check a server without a config file
@@ -64,6 +65,9 @@ Usage:
   smtpwatch presets                 list the built-in provider settings
   smtpwatch password set NAME       store an account's password in the OS keyring
   smtpwatch password delete NAME    remove it
+  smtpwatch accounts                the accounts in the config, and how each is doing
+  smtpwatch remove NAME             stop watching an account (and forget its password)
+  smtpwatch import thunderbird|msmtp  add the accounts another mail program uses
   smtpwatch init                    write a commented config file to fill in
   smtpwatch version
 
@@ -75,6 +79,7 @@ Exit status: 0 ok, 1 warning, 2 sending would fail, 3 offline or could not check
 var commands = map[string]bool{
 	"check": true, "run": true, "tray": true, "status": true, "pause": true, "resume": true,
 	"history": true, "service": true, "presets": true, "password": true, "init": true, "version": true,
+	"add": true, "import": true, "remove": true, "accounts": true,
 }
 
 func (a *app) main(ctx context.Context, args []string) int {
@@ -109,6 +114,14 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.password(ctx, rest)
 	case "init":
 		return a.init(rest)
+	case "add":
+		return a.add(ctx, rest)
+	case "import":
+		return a.importCmd(ctx, rest)
+	case "remove":
+		return a.remove(ctx, rest)
+	case "accounts":
+		return a.accounts(ctx, rest)
 	case "version", "--version":
 		return a.version(rest)
 	case "help", "-h", "--help":

@@ -67,6 +67,8 @@ type locator struct {
 	lines  lines
 	arrays map[string]int // path of an array of tables → elements seen
 	events []locEvent
+	// headers are the lines of the table headers ([a] and [[a]]), in order.
+	headers []int
 	// deep is the first line where a key or value was nested beyond
 	// maxDepth and skipped (events then no longer list every key); 0 when
 	// none was.
@@ -84,6 +86,12 @@ func (l *locator) tooDeep() {
 // locate records the lines of src's keys. deep is the first line that nests
 // keys, tables or arrays more than maxDepth levels deep, 0 if none does.
 func locate(src string) (ln lines, events []locEvent, deep int) {
+	l := scan(src)
+	return l.lines, l.events, l.deep
+}
+
+// scan runs the locator over src.
+func scan(src string) *locator {
 	// The decoder skips a byte-order mark the same way.
 	if strings.HasPrefix(src, "\xff\xfe") || strings.HasPrefix(src, "\xfe\xff") {
 		src = src[2:]
@@ -92,7 +100,7 @@ func locate(src string) (ln lines, events []locEvent, deep int) {
 	}
 	l := &locator{src: src, ln: 1, lines: lines{}, arrays: map[string]int{}}
 	l.document()
-	return l.lines, l.events, l.deep
+	return l
 }
 
 func (l *locator) eof() bool { return l.i >= len(l.src) }
@@ -172,6 +180,7 @@ func (l *locator) document() {
 // header reads [a.b] or [[a.b]] and returns the new context.
 func (l *locator) header() (path, path) {
 	line := l.ln
+	l.headers = append(l.headers, line)
 	array := l.has("[[")
 	if array {
 		l.i += 2

@@ -22,13 +22,20 @@ type Preset struct {
 	// it has none or its page is not known.
 	AppPasswordURL string
 	Notes          string // one line of advice for people setting it up
+	// Domains are the mail domains the provider serves (provider.go):
+	// "gmail.com", or "*.rr.com" for every name under rr.com.
+	Domains []string
+	// MX are the mail exchangers that show a domain hosted by the provider
+	// (provider.go): a domain whose MX host is, or ends in, one of these
+	// sends through this preset (Google Workspace, Microsoft 365).
+	MX []string
 }
 
 // Presets returns the built-in presets, sorted by Key. The slice is new on
 // every call; callers may change it.
 func Presets() []Preset {
 	// Sorted by key. The test checks the order.
-	return []Preset{
+	ps := []Preset{
 		{
 			Key: "aol", Name: "AOL", Server: "smtp.aol.com", Port: 465, Security: probe.SecurityTLS,
 			Alternative:    probe.Alternative{Port: 587, Security: probe.SecurityStartTLS},
@@ -96,6 +103,8 @@ func Presets() []Preset {
 			Notes:       "With two-factor authentication on, use an application-specific password; some regions use smtp.zoho.eu or smtp.zoho.in.",
 		},
 	}
+	withDomains(ps)
+	return ps
 }
 
 // LookupPreset finds a preset by key, ignoring case.
