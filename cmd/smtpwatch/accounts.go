@@ -122,14 +122,4 @@ func (a *app) accounts(ctx context.Context, args []string) int {
 }
 
 // passwordWords says where an account's password comes from.
-func passwordWords(acc config.Account) string {
-	switch acc.Credential.Source {
-	case config.CredentialKeyring:
-		return "OS keyring"
-	case config.CredentialCommand:
-		return "password_command"
-	case config.CredentialEnv:
-		return "$" + acc.Credential.Env
-	}
-	return "none"
-}
+func passwordWords(acc config.Account) string { return acc.PasswordWords() }

@@ -1,0 +1,16 @@
+package config
+
+// PasswordWords says in a few words where an account's password comes
+// from, as `smtpwatch accounts` and the dashboard list it: "OS keyring",
+// "password_command", "$VAR", "none".
+func (a Account) PasswordWords() string {
+	switch a.Credential.Source {
+	case CredentialKeyring:
+		return "OS keyring"
+	case CredentialCommand:
+		return "password_command"
+	case CredentialEnv:
+		return "$" + a.Credential.Env
+	}
+	return "none"
+}
