@@ -63,12 +63,12 @@ func diffLines(a, b string, context int) []diffLine {
 				all = append(all, diffLine{Op: " ", N: pre + j + 1, Text: my[j]})
 				i++
 				j++
-			case j < len(my) && (i == len(mx) || lcs[i][j+1] >= lcs[i+1][j]):
-				all = append(all, diffLine{Op: "+", N: pre + j + 1, Text: my[j]})
-				j++
-			default:
+			case i < len(mx) && (j == len(my) || lcs[i+1][j] >= lcs[i][j+1]):
 				all = append(all, diffLine{Op: "-", N: pre + i + 1, Text: mx[i]})
 				i++
+			default:
+				all = append(all, diffLine{Op: "+", N: pre + j + 1, Text: my[j]})
+				j++
 			}
 		}
 	}

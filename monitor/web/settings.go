@@ -297,7 +297,11 @@ func (s *Server) editSave(w http.ResponseWriter, r *http.Request) {
 // fillForm shows the submitted values in the form.
 func fillForm(d *editData, sub map[string]string) {
 	for i := range d.Fields {
-		d.Fields[i].Value = sub[d.Fields[i].Key]
+		f := &d.Fields[i]
+		f.Value = sub[f.Key]
+		if f.Kind == "select" && !slices.Contains(f.Options, f.Value) {
+			f.Options = append(slices.Clone(f.Options), f.Value) // what was typed stays chosen
+		}
 	}
 	d.Enabled = sub["enabled"] == "true"
 	d.Command, d.Env = sub["password_command"], sub["password_env"]
