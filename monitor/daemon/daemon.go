@@ -2,9 +2,11 @@
 // the instance lock in the state directory, the log file, the history
 // database, the engine, the local API on its socket (and the Prometheus
 // listener when configured), the config file watch, and the sleep and
-// network watches. Start brings them up in that order and Stop takes them
-// down within ShutdownLimit, so that tests drive the whole daemon
-// in-process and the command is a thin wrapper around it.
+// network watches, and the dashboard (monitor/web) on its loopback
+// listener unless the config says ui = false. Start brings them up in
+// that order and Stop takes them down within ShutdownLimit, so that tests
+// drive the whole daemon in-process and the command is a thin wrapper
+// around it.
 //
 // One daemon runs per state directory: Start holds the instance lock
 // (monitor/instance) for the daemon's whole life, before it opens the
@@ -35,6 +37,7 @@ import (
 	"smtpwatch/monitor/metrics"
 	"smtpwatch/monitor/paths"
 	"smtpwatch/monitor/probe"
+	"smtpwatch/monitor/web"
 )
 
 // ShutdownLimit bounds Stop: probes cancelled, requests answered, history
@@ -73,6 +76,13 @@ type Options struct {
 	// probe on the real network); tests point them elsewhere.
 	Probe engine.ProbeFunc
 	Deps  probe.Deps
+
+	// UIIcon gives the dashboard the tray's icon of a state (icons.PNG;
+	// monitor does not import icons). nil shows the states' marks alone.
+	UIIcon func(state string) []byte
+	// OAuth2SignIn is the dashboard's "Sign in with OAuth2" (see
+	// web.OAuth2SignIn); nil: the page names `smtpwatch login NAME`.
+	OAuth2SignIn web.OAuth2SignIn
 }
 
 // Daemon is a running daemon. Its methods are safe for concurrent use.
@@ -86,6 +96,11 @@ type Daemon struct {
 
 	lock    *instance.Lock
 	store   *history.Store
+	// ui is the dashboard, nil when it is not served; uiOff says why.
+	ui     *web.Server
+	uiOff  error
+	uiMu   sync.Mutex
+	uiConf [2]string // ui and ui_listen as last loaded; under uiMu
 	logFile *os.File
 	cancel  context.CancelFunc
 	done    <-chan struct{}
@@ -183,7 +198,8 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	}
 
 	d.background(ctx, "engine", func() error { return d.eng.Run(ctx) })
-	d.background(ctx, "api", func() error { return api.Serve(ctx, ln, d.eng, reg, d.log) })
+	d.startUI(ctx, o)
+	d.background(ctx, "api", func() error { return api.Serve(ctx, ln, apiEngine{d.eng, d}, reg, d.log) })
 	if o.Config.MetricsListen != "" {
 		d.background(ctx, "metrics listener", func() error { return api.ServeMetrics(ctx, o.Config.MetricsListen, reg, d.log) })
 	}
@@ -207,6 +223,60 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 		"socket", d.socket, "state_dir", stateDir, "pid", os.Getpid())
 	return d, nil
 }
+
+// startUI opens the dashboard's listener and serves it, unless the config
+// turns it off. A listener that cannot be opened (ui_listen names a port
+// in use) is logged; the daemon watches on without a dashboard.
+func (d *Daemon) startUI(ctx context.Context, o Options) {
+	d.uiConf = uiConf(o.Config)
+	if !o.Config.UI {
+		d.uiOff = fmt.Errorf("%w: ui = false in %s", api.ErrNoDashboard, o.ConfigPath)
+		return
+	}
+	ln, err := web.Listen(o.Config.UIListen)
+	if err != nil {
+		d.uiOff = fmt.Errorf("%w: %v", api.ErrNoDashboard, err)
+		d.log.Error("the dashboard is not served", "err", err)
+		return
+	}
+	srv, err := web.New(web.Options{
+		Engine: d.eng, History: d.store, ConfigPath: d.cfgPath, Reload: d.Reload, Icon: o.UIIcon,
+		OAuth2SignIn: o.OAuth2SignIn, Probe: o.Deps, Logger: d.log,
+	})
+	if err == nil {
+		err = srv.Bind(ln)
+	}
+	if err != nil {
+		ln.Close()
+		d.uiOff = fmt.Errorf("%w: %v", api.ErrNoDashboard, err)
+		d.log.Error("the dashboard is not served", "err", err)
+		return
+	}
+	d.ui = srv
+	d.log.Info("dashboard served", "addr", ln.Addr().String())
+	d.background(ctx, "dashboard", func() error { return srv.Serve(ctx, ln) })
+}
+
+func uiConf(c *config.Config) [2]string { return [2]string{fmt.Sprint(c.UI), c.UIListen} }
+
+// DashboardURL returns a new one-time link to the dashboard (for the tray,
+// and through the API for `smtpwatch open`), or an error wrapping
+// api.ErrNoDashboard that says why it is not served.
+func (d *Daemon) DashboardURL() (string, error) {
+	if d.ui == nil {
+		return "", d.uiOff
+	}
+	return d.ui.LoginURL()
+}
+
+// apiEngine is the engine as the API serves it, with the dashboard's
+// links.
+type apiEngine struct {
+	*engine.Engine
+	d *Daemon
+}
+
+func (e apiEngine) DashboardURL() (string, error) { return e.d.DashboardURL() }
 
 // openLog opens the log file for appending (0600), rotating it to .1 first
 // when it has grown past maxLogSize.
@@ -264,6 +334,12 @@ func (d *Daemon) Reload() {
 		d.eng.ConfigError(err)
 		return
 	}
+	d.uiMu.Lock()
+	if uiConf(c) != d.uiConf {
+		d.log.Warn("ui and ui_listen take effect when smtpwatch starts again", "ui", c.UI, "ui_listen", c.UIListen)
+		d.uiConf = uiConf(c)
+	}
+	d.uiMu.Unlock()
 	d.eng.Reload(c)
 }
 

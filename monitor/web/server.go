@@ -178,20 +178,30 @@ const (
 	maxFormBytes      = 64 << 10
 )
 
-// Serve answers on ln, which must be a loopback TCP listener (Listen),
-// until ctx ends; then open requests get 2 s and ln is closed. It blocks
-// until then and returns nil after that shutdown, or the error that
-// stopped it serving earlier.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+// Bind makes ln, which must be a loopback TCP listener (Listen), the
+// dashboard's address, so that LoginURL gives links to it before Serve
+// runs. Serve binds it too.
+func (s *Server) Bind(ln net.Listener) error {
 	ap, ok := tcpAddr(ln.Addr())
 	if !ok || !ap.Addr().IsLoopback() {
-		ln.Close()
-		return fmt.Errorf("web: serve: %s is not a loopback TCP listener", ln.Addr())
+		return fmt.Errorf("web: %s is not a loopback TCP listener", ln.Addr())
 	}
 	s.mu.Lock()
 	s.addr = ap
 	s.origin = "http://" + ap.String()
 	s.mu.Unlock()
+	return nil
+}
+
+// Serve answers on ln, which must be a loopback TCP listener (Listen),
+// until ctx ends; then open requests get 2 s and ln is closed. It blocks
+// until then and returns nil after that shutdown, or the error that
+// stopped it serving earlier.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.Bind(ln); err != nil {
+		ln.Close()
+		return fmt.Errorf("web: serve: %w", err)
+	}
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: readHeaderTimeout,
