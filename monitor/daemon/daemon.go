@@ -94,13 +94,13 @@ type Daemon struct {
 	logPath  string
 	socket   string
 
-	lock    *instance.Lock
-	store   *history.Store
+	lock  *instance.Lock
+	store *history.Store
 	// ui is the dashboard, nil when it is not served; uiOff says why.
-	ui     *web.Server
-	uiOff  error
-	uiMu   sync.Mutex
-	uiConf [2]string // ui and ui_listen as last loaded; under uiMu
+	ui      *web.Server
+	uiOff   error
+	uiMu    sync.Mutex
+	uiConf  [2]string // ui and ui_listen as last loaded; under uiMu
 	logFile *os.File
 	cancel  context.CancelFunc
 	done    <-chan struct{}
