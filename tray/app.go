@@ -48,6 +48,7 @@ const (
 	clickSettings                       // "Open settings"
 	clickLog                            // "Open log"
 	clickQuit                           // "Quit"
+	clickDashboard                      // "Open dashboard"
 )
 
 // click is one click on the menu.
@@ -77,6 +78,8 @@ type app struct {
 	logPath    string
 	stateDir   string
 	poll       time.Duration
+	// dashboard gives a link to the dashboard; nil when there is none.
+	dashboard func(ctx context.Context) (string, error)
 
 	// loop state: touched by run's goroutine only
 	policy    *policy
@@ -105,7 +108,7 @@ type statusResult struct {
 func newApp(o Options, log *slog.Logger, u ui, n notifier, open func(string) error) *app {
 	return &app{
 		src: o.Source, log: log, ui: u, notify: n, open: open, now: time.Now,
-		configPath: o.ConfigPath, logPath: o.LogPath, stateDir: o.StateDir, poll: pollEvery,
+		configPath: o.ConfigPath, logPath: o.LogPath, stateDir: o.StateDir, poll: pollEvery, dashboard: o.Dashboard,
 		policy: newPolicy(), refresh: make(chan struct{}, 1), done: make(chan actionDone, 8),
 	}
 }
@@ -243,6 +246,17 @@ func (a *app) onClick(ctx context.Context, c click) {
 		a.do(ctx, "open settings", callTimeout, func(context.Context) error { return a.openSettings() })
 	case clickLog:
 		a.do(ctx, "open log", callTimeout, func(context.Context) error { return a.open(a.logPath) })
+	case clickDashboard:
+		if a.dashboard == nil {
+			return
+		}
+		a.do(ctx, "open dashboard", callTimeout, func(ctx context.Context) error {
+			u, err := a.dashboard(ctx)
+			if err != nil {
+				return err
+			}
+			return a.open(u)
+		})
 	case clickLine:
 		if c.line < 0 || c.line >= len(a.shown.Lines) {
 			return

@@ -37,6 +37,9 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	logger         *slog.Logger
+	// openURL opens a link in the browser (`smtpwatch open`); nil means
+	// the system's way (xdg-open, open, rundll32).
+	openURL func(url string) error
 }
 
 func run(args []string) int {
@@ -60,6 +63,7 @@ Usage:
   smtpwatch resume
   smtpwatch history [--since 24h]   uptime, latency and changes per account
   smtpwatch tray                    only the tray, for a daemon running as a service
+  smtpwatch open [--print-url]      the dashboard in your browser: accounts, history, settings
   smtpwatch service install         start smtpwatch at login (--system: at boot)
   smtpwatch service uninstall|start|stop|status
   smtpwatch presets                 list the built-in provider settings
@@ -80,6 +84,7 @@ var commands = map[string]bool{
 	"check": true, "run": true, "tray": true, "status": true, "pause": true, "resume": true,
 	"history": true, "service": true, "presets": true, "password": true, "init": true, "version": true,
 	"add": true, "import": true, "remove": true, "accounts": true,
+	"open": true,
 }
 
 func (a *app) main(ctx context.Context, args []string) int {
@@ -122,6 +127,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.remove(ctx, rest)
 	case "accounts":
 		return a.accounts(ctx, rest)
+	case "open":
+		return a.open(ctx, rest)
 	case "version", "--version":
 		return a.version(rest)
 	case "help", "-h", "--help":

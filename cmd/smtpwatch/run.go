@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"smtpwatch/icons"
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/daemon"
@@ -79,7 +80,8 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	d, err := daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, Socket: socket, NewLogger: newLogger, Version: version})
+	d, err := daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, Socket: socket, NewLogger: newLogger, Version: version,
+		UIIcon: icons.PNG})
 	if err != nil {
 		return a.fail("%v", err)
 	}
@@ -103,6 +105,7 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	if !f.headless {
 		trayErr = tray.Run(ctx, tray.Options{
 			Source: localSource{d.Engine()}, ConfigPath: path, LogPath: d.LogPath(), StateDir: d.StateDir(), Logger: logger,
+			Dashboard: func(context.Context) (string, error) { return d.DashboardURL() },
 		})
 	}
 	switch {
@@ -150,7 +153,8 @@ func (a *app) trayClient(ctx context.Context, args []string) int {
 		return a.fail("%v", err)
 	}
 	defer c.Close()
-	err = tray.Run(ctx, tray.Options{Source: c, ConfigPath: path, LogPath: filepath.Join(stateDir, "smtpwatch.log"), StateDir: stateDir, Logger: logger})
+	err = tray.Run(ctx, tray.Options{Source: c, ConfigPath: path, LogPath: filepath.Join(stateDir, "smtpwatch.log"), StateDir: stateDir, Logger: logger,
+		Dashboard: c.DashboardURL})
 	if errors.Is(err, tray.ErrUnavailable) {
 		return a.fail("no desktop session to show a tray icon in")
 	}
