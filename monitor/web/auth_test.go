@@ -183,7 +183,7 @@ func TestHostHeaderChecked(t *testing.T) {
 		}
 	}
 	if r := b.get(c, "/"); r.hdr.Get("X-Frame-Options") != "DENY" || !strings.Contains(r.hdr.Get("Content-Security-Policy"), "frame-ancestors 'none'") ||
-		r.hdr.Get("Referrer-Policy") != "no-referrer" || !strings.Contains(r.hdr.Get("Content-Security-Policy"), "script-src 'self'") {
+		r.hdr.Get("Referrer-Policy") != "same-origin" || !strings.Contains(r.hdr.Get("Content-Security-Policy"), "script-src 'self'") {
 		t.Errorf("security headers: %v", r.hdr)
 	}
 }

@@ -89,8 +89,12 @@ func chart(phase string, i int, bs []history.LatencyBucket, since, until time.Ti
 
 	var svg strings.Builder
 	id := "chart-" + phase
-	summary := fmt.Sprintf("%s: %s on average over %d checks. The slowest stretch averaged %s (%s); the longest single time was %s (%s).",
-		phase, human.Duration(avg), n, human.Duration(top), report.Clock(topAt, now), human.Duration(longest), report.Clock(longestAt, now))
+	checks := fmt.Sprintf("%d checks", n)
+	if n == 1 {
+		checks = "1 check"
+	}
+	summary := fmt.Sprintf("%s: %s on average over %s. The slowest stretch averaged %s (%s); the longest single time was %s (%s).",
+		phase, human.Duration(avg), checks, human.Duration(top), report.Clock(topAt, now), human.Duration(longest), report.Clock(longestAt, now))
 	fmt.Fprintf(&svg, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-t %s-d" preserveAspectRatio="none">`, chartW, chartH, id, id)
 	fmt.Fprintf(&svg, `<title id="%s-t">Time of the %s phase</title><desc id="%s-d">%s</desc>`, id, template.HTMLEscapeString(phase), id, template.HTMLEscapeString(summary))
 	// The frame, the grid lines at the half and the top, and their labels.

@@ -32,7 +32,8 @@
 //     on another port of 127.0.0.1 — same-site for cookies — can neither
 //     embed nor drive the dashboard.
 //   - Pages cannot be framed (CSP frame-ancestors 'none'), load scripts
-//     and styles from the site only (no CDN), and send no Referer.
+//     and styles from the site only (no CDN), and send no Referer to
+//     other sites.
 //
 // Failures answer 403 with a page that says how to get a new link
 // (`smtpwatch open`); tokens and session ids are never logged.
