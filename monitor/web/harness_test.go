@@ -37,7 +37,7 @@ const (
 )
 
 type bed struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	dir     string
 	cfgPath string
@@ -101,7 +101,7 @@ type bedOptions struct {
 	mutate func(*Options)
 }
 
-func newBed(t *testing.T, bo ...bedOptions) *bed {
+func newBed(t testing.TB, bo ...bedOptions) *bed {
 	t.Helper()
 	b := &bed{t: t, dir: t.TempDir()}
 	b.ca = smtptest.NewCA(t, "Web Test CA", "smtpwatch tests")
@@ -298,7 +298,7 @@ func (b *bed) readConfig() string {
 }
 
 // freePort is a loopback port nothing listens on.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

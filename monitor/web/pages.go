@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/history"
 	"smtpwatch/monitor/human"
 	"smtpwatch/monitor/probe"
 	"smtpwatch/monitor/report"
@@ -381,16 +383,32 @@ func (s *Server) accountData(r *http.Request) (accountData, bool) {
 	if s.o.History == nil {
 		return d, true
 	}
+	// The history's queries run side by side, on the store's read pool:
+	// the 30-day summary and the charts are the page's cost.
 	ctx := r.Context()
-	for _, x := range ranges {
+	var (
+		wg      sync.WaitGroup
+		sums    = make([][]history.Summary, len(ranges))
+		errs    = make([]error, len(ranges)+2)
+		buckets []history.LatencyBucket
+		evs     []health.Event
+	)
+	for i, x := range ranges {
+		wg.Go(func() { sums[i], errs[i] = s.o.History.Summaries(ctx, a.Name, now.Add(-x.span)) })
+	}
+	wg.Go(func() {
+		buckets, errs[len(ranges)] = s.o.History.Latency(ctx, a.Name, now.Add(-rng.span), now, rng.buckets)
+	})
+	wg.Go(func() { evs, errs[len(ranges)+1] = s.o.History.Events(ctx, a.Name, now.Add(-30*24*time.Hour)) })
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		d.HistErr = err.Error()
+		return d, true
+	}
+	for i, x := range ranges {
 		row := uptimeRow{Label: x.label}
-		sums, err := s.o.History.Summaries(ctx, a.Name, now.Add(-x.span))
-		if err != nil {
-			d.HistErr = err.Error()
-			break
-		}
-		if len(sums) == 1 {
-			sm := sums[0]
+		if len(sums[i]) == 1 {
+			sm := sums[i][0]
 			row.Known, row.Checks, row.Offline = sm.Known(), sm.Probes, sm.Offline
 			row.Failed = sm.Probes - sm.Working
 			if row.Known {
@@ -402,21 +420,8 @@ func (s *Server) accountData(r *http.Request) (accountData, bool) {
 		}
 		d.Uptime = append(d.Uptime, row)
 	}
-	if d.HistErr == "" {
-		buckets, err := s.o.History.Latency(ctx, a.Name, now.Add(-rng.span), now, rng.buckets)
-		if err != nil {
-			d.HistErr = err.Error()
-		} else {
-			d.Charts = charts(buckets, now.Add(-rng.span), now, rng.span/time.Duration(rng.buckets), now)
-		}
-	}
-	if d.HistErr == "" {
-		evs, err := s.o.History.Events(ctx, a.Name, now.Add(-30*24*time.Hour))
-		if err != nil {
-			d.HistErr = err.Error()
-		}
-		d.Timeline = timeline(evs, now)
-	}
+	d.Charts = charts(buckets, now.Add(-rng.span), now, rng.span/time.Duration(rng.buckets), now)
+	d.Timeline = timeline(evs, now)
 	return d, true
 }
 
