@@ -257,6 +257,67 @@ fetch(%[1]q + "/frag/overview", {credentials: "include"}).then(r => r.text()).th
 		t.Fatalf("the daemon after the attacks: %+v, %v", st, err)
 	}
 
+	// The keyboard alone: Tab reaches "Pause checks for 1 hour" with a
+	// visible focus ring, and Enter pauses the daemon.
+	do(t, ctx, chromedp.Navigate(base+"/"))
+	wait("the overview", `document.querySelectorAll('li.account').length === 2`, 10*time.Second)
+	const pauseFocused = `(() => { const f = document.activeElement && document.activeElement.closest('form');
+		return !!f && f.getAttribute('action') === '/pause' && !f.querySelector('input[name=account]') &&
+			f.querySelector('input[name=for]').value === '1h'; })()`
+	focused := false
+	for range 30 {
+		do(t, ctx, chromedp.KeyEvent("\t"))
+		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](pauseFocused)); err == nil && ok {
+			focused = true
+			break
+		}
+	}
+	if !focused {
+		t.Fatal("Tab never reached the pause button")
+	}
+	if ring, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.activeElement).outlineStyle`)); err != nil || ring == "none" {
+		t.Errorf("no visible focus on the focused button: %q, %v", ring, err)
+	}
+	do(t, ctx, chromedp.KeyEvent("\r"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := c.Status(sctx)
+		scancel()
+		if err == nil && st.State == "paused" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Enter on the focused pause button did not pause: %+v, %v", st, err)
+		}
+		time.Sleep(100 * time.Millisecond) // bounded polling of the daemon
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := c.Resume(rctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	rcancel()
+
+	// Without scripts: the page is all there, and its forms work.
+	do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}), chromedp.Navigate(base+"/"))
+	wait("the overview without scripts", `document.querySelectorAll('li.account').length === 2`, 10*time.Second)
+	checks := func() int {
+		m, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('form[action="/check"] button').length`))
+		return m
+	}
+	if checks() != 1 {
+		t.Errorf("the overview without scripts lacks Check now")
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS(`form[action="/check"] button`)))
+	wait("the overview after Check now, without scripts", `!!document.querySelector('.flash') && document.querySelector('.flash').textContent.includes('Checked every account')`, 30*time.Second)
+	do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false})
+		return err
+	}))
+
 	// The server stops: the open page says so without a reload.
 	do(t, ctx, chromedp.Navigate(base+"/"), chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`))
 	wait("the overview again", `document.querySelectorAll('li.account').length === 2`, 10*time.Second)
@@ -282,6 +343,9 @@ fetch(%[1]q + "/frag/overview", {credentials: "include"}).then(r => r.text()).th
 			}),
 			chromedp.Navigate(base+path),
 			chromedp.Poll[chromedp.Void](`document.readyState === "complete"`, chromedp.WithPollingTimeout(10*time.Second)))
+		if wide, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`document.documentElement.scrollWidth`)); err != nil || wide > width {
+			t.Errorf("%s: the page is %d px wide in a %d px window (%v)", name, wide, width, err)
+		}
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)
