@@ -63,7 +63,11 @@ func idle(args []string) int {
 	}
 	// Default intervals (60 s, login every 15 min): a person's setup.
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "state_dir = %q\nui = %t\n\n[online]\ntargets = [%q]\n", filepath.Join(dir, "state"), *ui, srv.Addr)
+	fmt.Fprintf(&cfg, "state_dir = %q\n", filepath.Join(dir, "state"))
+	if !*ui {
+		cfg.WriteString("ui = false\n") // only then: older builds know no ui key
+	}
+	fmt.Fprintf(&cfg, "\n[online]\ntargets = [%q]\n", srv.Addr)
 	for i := range *accounts {
 		fmt.Fprintf(&cfg, "\n[[account]]\nname = \"acct%02d\"\nserver = \"127.0.0.1\"\nport = %d\nsecurity = \"starttls\"\n", i, srv.Port)
 		fmt.Fprintf(&cfg, "username = %q\npassword_env = %q\nca_file = %q\n", benchUser, benchPWEnv, ca)
