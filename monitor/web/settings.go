@@ -13,6 +13,7 @@ import (
 
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/credential"
+	"smtpwatch/monitor/onboard"
 )
 
 // The settings pages: the accounts of the config file, as the file writes
@@ -92,9 +93,8 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "settings", d)
 }
 
-func describe(a config.Account) string {
-	return fmt.Sprintf("%s, port %d (%s)", a.Server, a.Port, a.Security.Label())
-}
+// describe is how an account's server reads, as `smtpwatch add` says it.
+func describe(a config.Account) string { return onboard.Describe(a) }
 
 // The edit form.
 
