@@ -30,8 +30,11 @@ import (
 // first. An OAuth2-only server is checked without signing in, written
 // without a password, and offered the OAuth2 sign-in.
 
-// pendingAdd is an addition between its steps: what discovery found.
+// pendingAdd is an addition between its steps: what discovery found. Its
+// mu is held while a step runs, so that a form sent twice (a double
+// click) checks and writes once.
 type pendingAdd struct {
+	mu      sync.Mutex
 	session string
 	address string
 	domain  string
@@ -190,6 +193,11 @@ func (s *Server) addData(r *http.Request, id string, pa *pendingAdd, cfg *config
 func (s *Server) addCheck(w http.ResponseWriter, r *http.Request) {
 	id := r.PostFormValue("id")
 	pa, ok := s.adds.get(id, sessionOf(r).id)
+	if ok {
+		pa.mu.Lock()
+		defer pa.mu.Unlock()
+		_, ok = s.adds.get(id, sessionOf(r).id) // not finished by the step we waited for
+	}
 	if !ok {
 		s.auth.setFlash(sessionOf(r).id, "That addition expired or was finished: start again from the e-mail address.")
 		http.Redirect(w, r, "/settings#add", http.StatusSeeOther)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,7 +17,6 @@ import (
 
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/discover"
-	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/probe"
 	"smtpwatch/monitor/smtptest"
 )
@@ -385,6 +383,4 @@ func TestAddFromAddress(t *testing.T) {
 	if r := b.post(c, "/settings/add/check", form("newpw")); r.code != http.StatusSeeOther || !strings.Contains(b.get(c, "/settings").body, "expired or was finished") {
 		t.Errorf("a finished addition used again: %d", r.code)
 	}
-	_ = io.Discard
-	_ = health.OK
 }
