@@ -176,9 +176,9 @@ type handler struct {
 	// bounds its checks.
 	prober     Prober
 	probeSlots chan struct{}
-	log     *slog.Logger
-	o       options
-	routes  map[string]route
+	log        *slog.Logger
+	o          options
+	routes     map[string]route
 }
 
 type route struct {

@@ -20,7 +20,7 @@ import (
 type runner struct {
 	e      *Engine
 	checks chan checkRequest // "check now" and /probe requests
-	kick   chan struct{}          // probe now: resume, wake, settings changed
+	kick   chan struct{}     // probe now: resume, wake, settings changed
 	quit   chan struct{}
 	done   chan struct{}
 	once   sync.Once

@@ -135,7 +135,7 @@ func New(o Options, channels []Channel) *Dispatcher {
 	_, _ = rand.Read(seed[:])
 	d := &Dispatcher{
 		o: o, log: o.Logger, retry: o.Retry.withDefaults(), policy: NewPolicy(),
-		nextID: binary.BigEndian.Uint64(seed[:]) >> 12, // room to count up; never 0 in practice
+		nextID:  binary.BigEndian.Uint64(seed[:]) >> 12, // room to count up; never 0 in practice
 		workers: map[string]*worker{}, standing: map[string]said{},
 	}
 	d.policy.Loc = o.Loc
