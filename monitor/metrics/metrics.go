@@ -194,3 +194,16 @@ func (m *Metrics) ChannelForget(channel string) {
 	m.notifyDropped.DeletePartialMatch(l)
 	m.notifyUp.DeletePartialMatch(l)
 }
+
+// NotifyUp, NotifySent and NotifyFailed are a channel's series, for tests.
+func (m *Metrics) NotifyUp(channel string) prometheus.Gauge { return m.notifyUp.WithLabelValues(channel) }
+
+// NotifySent is the channel's notify_sent_total.
+func (m *Metrics) NotifySent(channel string) prometheus.Counter {
+	return m.notifySent.WithLabelValues(channel)
+}
+
+// NotifyFailed is the channel's notify_failures_total.
+func (m *Metrics) NotifyFailed(channel string) prometheus.Counter {
+	return m.notifyFailed.WithLabelValues(channel)
+}

@@ -95,6 +95,9 @@ type Options struct {
 	Retry    Retry
 	// Loc is the time zone of times in the texts; nil means local.
 	Loc *time.Location
+	// Coalesce is how long the first announcement waits for others to
+	// join it; 0 means CoalesceWindow.
+	Coalesce time.Duration
 }
 
 // Dispatcher decides, once, what to tell people about the engine's events
@@ -139,6 +142,9 @@ func New(o Options, channels []Channel) *Dispatcher {
 		workers: map[string]*worker{}, standing: map[string]said{},
 	}
 	d.policy.Loc = o.Loc
+	if o.Coalesce > 0 {
+		d.policy.Coalesce = o.Coalesce
+	}
 	d.SetChannels(channels)
 	return d
 }

@@ -423,3 +423,51 @@ func TestPolicyCatchUp(t *testing.T) {
 		t.Errorf("CatchUp again: %+v", got)
 	}
 }
+
+// One decision, composed per channel: a channel takes only its accounts
+// and topics, and its words speak of them alone; config errors reach
+// every account filter; an OAuth sign-in is its own topic, said like a
+// failure.
+func TestComposeFilters(t *testing.T) {
+	signIn := transition("gmail", "Gmail", health.OK, health.Failing, CauseSignInRequired)
+	signIn.Message, signIn.Advice = "Gmail asks you to sign in again.", []string{"Run: smtpwatch login gmail"}
+	p := NewPolicy()
+	p.Loc = time.UTC
+	p.Observe(transition("charter", "Charter", health.OK, health.Failing, probe.CauseAuthRejected), now)
+	p.Observe(transition("work", "", health.OK, health.Offline, probe.CauseOffline), now)
+	p.Observe(signIn, now)
+	p.Observe(configError, now)
+	b := p.Flush(now.Add(CoalesceWindow), health.Status{})
+	for _, tc := range []struct {
+		name string
+		f    Filter
+		want []string
+	}{
+		{"all", All, []string{"Mail from Charter and Gmail can't be sent", "This computer is offline", "smtpwatch's settings have an error"}},
+		{"charter", Filter{Accounts: []string{"CHARTER"}}, []string{"Mail from Charter can't be sent / " + rejectedMsg + " " + rejectedFix, "smtpwatch's settings have an error"}},
+		{"sign-in only", Filter{Topics: []health.Topic{health.TopicSignIn}}, []string{"Mail from Gmail can't be sent / Gmail asks you to sign in again. Run: smtpwatch login gmail"}},
+		{"failing only", Filter{Topics: []health.Topic{health.TopicFailing}}, []string{"Mail from Charter can't be sent"}},
+		{"work, recoveries", Filter{Accounts: []string{"work"}, Topics: []health.Topic{health.TopicRecovered}}, nil},
+		{"offline for gmail", Filter{Accounts: []string{"gmail"}, Topics: []health.Topic{health.TopicOffline}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := match(b.Compose(tc.f), tc.want); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	notes := b.Compose(Filter{Topics: []health.Topic{health.TopicSignIn}})
+	if notes[0].Topic != health.TopicSignIn || len(notes[0].Events) != 1 || notes[0].Events[0].Account != "gmail" {
+		t.Errorf("sign-in notification: %+v", notes[0])
+	}
+	if n := b.Compose(All)[0]; n.Topic != health.TopicFailing || len(n.Events) != 2 {
+		t.Errorf("failing and sign-in together: %+v", n)
+	}
+	// Decided once: a second Compose says the same, a second Flush nothing.
+	if err := match(b.Compose(All), []string{"Mail from Charter and Gmail can't be sent", "This computer is offline", "smtpwatch's settings have an error"}); err != nil {
+		t.Error(err)
+	}
+	if again := p.Flush(now.Add(time.Minute), health.Status{}); !again.Empty() {
+		t.Errorf("flushed twice: %+v", again)
+	}
+}
