@@ -196,7 +196,9 @@ func (m *Metrics) ChannelForget(channel string) {
 }
 
 // NotifyUp, NotifySent and NotifyFailed are a channel's series, for tests.
-func (m *Metrics) NotifyUp(channel string) prometheus.Gauge { return m.notifyUp.WithLabelValues(channel) }
+func (m *Metrics) NotifyUp(channel string) prometheus.Gauge {
+	return m.notifyUp.WithLabelValues(channel)
+}
 
 // NotifySent is the channel's notify_sent_total.
 func (m *Metrics) NotifySent(channel string) prometheus.Counter {

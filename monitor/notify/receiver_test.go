@@ -105,7 +105,9 @@ func (r *receiver) count() int {
 }
 
 // hostPort is the receiver's 127.0.0.1:PORT.
-func (r *receiver) hostPort() string { return strings.TrimPrefix(strings.TrimPrefix(r.srv.URL, "http://"), "https://") }
+func (r *receiver) hostPort() string {
+	return strings.TrimPrefix(strings.TrimPrefix(r.srv.URL, "http://"), "https://")
+}
 
 // next waits (at most 10 s) for the next request.
 func (r *receiver) next() request {
