@@ -275,6 +275,7 @@ func (t *Targets) answered(key string, st *targetState, acct config.Account, pw 
 		t.mu.Lock()
 		st.refusals, st.retryAt, st.cause, st.loginOK = 0, time.Time{}, "", res.CheckedAt
 		t.mu.Unlock()
+		t.forget(key)
 	}
 }
 
