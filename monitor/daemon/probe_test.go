@@ -129,9 +129,9 @@ func TestProbeAccount(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	for series, want := range map[string]string{
-		"smtpwatch_probe_success":                              "1",
-		`smtpwatch_probe_cause{cause="ok",status="ok"}`:        "1",
-		"smtpwatch_probe_auth_verified":                        "1",
+		"smtpwatch_probe_success":                             "1",
+		`smtpwatch_probe_cause{cause="ok",status="ok"}`:       "1",
+		"smtpwatch_probe_auth_verified":                       "1",
 		`smtpwatch_probe_tls_version_info{version="TLS 1.3"}`: "1",
 	} {
 		if got := value(body, series); got != want {
