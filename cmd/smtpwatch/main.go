@@ -64,6 +64,7 @@ Usage:
   smtpwatch presets                 list the built-in provider settings
   smtpwatch password set NAME       store an account's password in the OS keyring
   smtpwatch password delete NAME    remove it
+  smtpwatch notify test [NAME]      send a test alert through each [[notify]] channel
   smtpwatch init                    write a commented config file to fill in
   smtpwatch version
 
@@ -75,6 +76,7 @@ Exit status: 0 ok, 1 warning, 2 sending would fail, 3 offline or could not check
 var commands = map[string]bool{
 	"check": true, "run": true, "tray": true, "status": true, "pause": true, "resume": true,
 	"history": true, "service": true, "presets": true, "password": true, "init": true, "version": true,
+	"notify": true,
 }
 
 func (a *app) main(ctx context.Context, args []string) int {
@@ -107,6 +109,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.presets(rest)
 	case "password":
 		return a.password(ctx, rest)
+	case "notify":
+		return a.notifyCmd(ctx, rest)
 	case "init":
 		return a.init(rest)
 	case "version", "--version":
