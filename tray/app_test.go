@@ -3,6 +3,7 @@ package tray
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -610,6 +611,30 @@ func TestAppCatchesUpAtStart(t *testing.T) {
 		wait(pollEvery + time.Second) // more statuses: nothing more to say
 		if got := h.notes.titles(); len(got) != 1 {
 			t.Errorf("notifications %q after more statuses", got)
+		}
+	})
+}
+
+// A notification the stream gives again — a replay to a new subscription
+// naming what it repeats — is shown once: not again when the tray showed
+// what it repeats, once when it did not.
+func TestAppShowsAReplayOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, okStatus())
+		defer h.stop()
+		note := func(id uint64, replay bool, covers ...uint64) health.Event {
+			return health.Event{Kind: health.EventNotification, Notification: &health.Notification{
+				ID: id, Title: fmt.Sprintf("note %d", id), Replay: replay, Covers: covers, Urgency: "normal"}}
+		}
+		h.src.emit(note(7, false))
+		h.src.emit(note(7, false))        // the same one again
+		h.src.emit(note(8, true, 7))      // a replay of 7
+		h.src.emit(note(9, true, 5))      // a replay of one never seen
+		h.src.emit(note(10, true, 5))     // a second replay of it
+		h.src.emit(note(11, true, 12, 7)) // repeats 7 among others
+		synctest.Wait()
+		if got := h.notes.titles(); !slices.Equal(got, []string{"note 7", "note 9"}) {
+			t.Errorf("shown %q, want note 7 and note 9 once each", got)
 		}
 	})
 }

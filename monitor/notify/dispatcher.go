@@ -51,7 +51,7 @@ type Retry struct {
 	Attempts int
 	// First is the wait after the first failed attempt, doubled after each
 	// further one up to Max: defaults 2 s and 5 min, so the default 8
-	// attempts span about 8 minutes.
+	// attempts span about 4 minutes (2+4+...+128 s of waits).
 	First, Max time.Duration
 	// Timeout bounds one attempt; default 20 s.
 	Timeout time.Duration
