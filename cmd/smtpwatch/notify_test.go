@@ -67,3 +67,24 @@ webhook = "http://%s/hook-s3cret"
 		t.Errorf("notify test pager: exit %d, %s", code, errb)
 	}
 }
+
+// `smtpwatch notify set-url` stores only for a channel of the config, and
+// says so plainly where there is no keyring (no session bus): nothing is
+// read or stored then.
+func TestNotifySetURL(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:")
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(cfg, []byte("[[notify]]\nname = \"phone\"\nurl_keyring = true\n"), 0o600)
+	a, _, errb := testApp()
+	if code := a.main(context.Background(), []string{"notify", "set-url", "pager", "--config", cfg}); code != exitUnknown ||
+		!strings.Contains(errb.String(), `has no [[notify]] named "pager"; nothing stored`) {
+		t.Errorf("unknown channel: exit %d, %s", code, errb)
+	}
+	a, _, errb = testApp()
+	a.stdin = strings.NewReader("ntfy://ntfy.example.org/s3cret-topic\n")
+	if code := a.main(context.Background(), []string{"notify", "set-url", "phone", "--config", cfg}); code != exitUnknown ||
+		!strings.Contains(errb.String(), "the OS keyring is not available here: there is no D-Bus session bus. Use url_command or url_env") ||
+		strings.Contains(errb.String(), "s3cret") {
+		t.Errorf("no keyring: exit %d, %s", code, errb)
+	}
+}

@@ -267,3 +267,76 @@ func TestDispatcherStanding(t *testing.T) {
 		t.Errorf("standing once the account works: %+v", r)
 	}
 }
+
+// forgetful records the channels a reload removed.
+type forgetful struct {
+	mu        sync.Mutex
+	forgotten []string
+}
+
+func (f *forgetful) ChannelSent(string)     {}
+func (f *forgetful) ChannelFailed(string)   {}
+func (f *forgetful) ChannelDropped(string)  {}
+func (f *forgetful) ChannelUp(string, bool) {}
+func (f *forgetful) ChannelForget(ch string) {
+	f.mu.Lock()
+	f.forgotten = append(f.forgotten, ch)
+	f.mu.Unlock()
+}
+
+// A reload keeps a channel that is still named (its counts, and the new
+// settings), starts a new one, and stops and forgets a removed one.
+func TestDispatcherReload(t *testing.T) {
+	a, b := newReceiver(t), newReceiver(t)
+	obs := &forgetful{}
+	_, chs := channels(t, fmt.Sprintf(`[[notify]]
+name = "a"
+url = "ntfy://%s/a?disabletls=yes"
+[[notify]]
+name = "gone"
+url = "ntfy://%s/gone?disabletls=yes"
+`, a.hostPort(), a.hostPort()), SenderOptions{})
+	status := health.Status{Accounts: []health.AccountStatus{{Name: "charter", State: health.Failing}}}
+	d := New(Options{Status: func() health.Status { return status }, Observer: obs, Coalesce: 10 * time.Millisecond}, chs)
+	events := make(chan health.Event, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx, events)
+	events <- failing("charter", "Charter")
+	a.next()
+	a.next()
+	eventually(t, 2*time.Second, "a counted", func() bool { return channelStatus(d, "a").Sent == 1 })
+
+	// "a" now points at b; "gone" is gone; "new" comes.
+	_, chs = channels(t, fmt.Sprintf(`[[notify]]
+name = "new"
+webhook = "http://%s/new"
+[[notify]]
+name = "A"
+url = "ntfy://%s/a2?disabletls=yes"
+`, b.hostPort(), b.hostPort()), SenderOptions{})
+	d.SetChannels(chs)
+	var names []string
+	for _, c := range d.Channels() {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, " ") != "new A" || channelStatus(d, "A").Sent != 1 || channelStatus(d, "A").Kind != "ntfy" {
+		t.Errorf("channels after the reload: %+v", d.Channels())
+	}
+	obs.mu.Lock()
+	if strings.Join(obs.forgotten, " ") != "gone" {
+		t.Errorf("forgotten %q", obs.forgotten)
+	}
+	obs.mu.Unlock()
+	recovered := failing("charter", "Charter")
+	recovered.Kind, recovered.From, recovered.To = health.EventRecovery, health.Failing, health.OK
+	events <- recovered
+	got := map[string]bool{}
+	for range 2 {
+		got[b.next().Path] = true
+	}
+	if !got["/new"] || !got["/a2"] {
+		t.Errorf("after the reload: %v", got)
+	}
+	a.none(100 * time.Millisecond)
+}
