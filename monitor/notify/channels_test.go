@@ -1,10 +1,12 @@
 package notify
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -199,5 +201,65 @@ url_env = "SMTPWATCH_TEST_URL4"
 			}
 		}
 		t.Logf("%s: %v", c.Name, err)
+	}
+}
+
+// Retries of one delivery carry the same X-Smtpwatch-Delivery and body,
+// so that a receiver can tell a retry from a new notification; a redirect
+// is an error, not followed (it would turn the POST into a GET).
+func TestWebhookRetriesAndRedirects(t *testing.T) {
+	r := newReceiver(t)
+	r.set(http.StatusBadGateway, 0)
+	_, chs := channels(t, fmt.Sprintf(`[[notify]]
+name = "hook"
+webhook = "http://%s/hook"
+`, r.hostPort()), SenderOptions{})
+	status := health.Status{Accounts: []health.AccountStatus{{Name: "charter", State: health.Failing}}}
+	d := New(Options{Status: func() health.Status { return status }, Coalesce: 10 * time.Millisecond,
+		Retry: Retry{Attempts: 5, First: 10 * time.Millisecond, Max: 20 * time.Millisecond}}, chs)
+	events := make(chan health.Event, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx, events)
+	events <- failing("charter", "Charter")
+	first := r.next()
+	second := r.next()
+	r.set(0, 0)
+	eventually(t, 2*time.Second, "delivered", func() bool { return channelStatus(d, "hook").Sent == 1 })
+	retries := []request{second}
+	for len(r.got) > 0 {
+		retries = append(retries, <-r.got)
+	}
+	if len(retries) < 2 {
+		t.Fatalf("%d retries", len(retries))
+	}
+	for _, q := range retries {
+		if q.Header.Get(HeaderDelivery) != first.Header.Get(HeaderDelivery) || q.Body != first.Body {
+			t.Errorf("a retry differs: %v %q vs %v %q", q.Header.Get(HeaderDelivery), q.Body, first.Header.Get(HeaderDelivery), first.Body)
+		}
+	}
+
+	redirect := httptest.NewServer(http.RedirectHandler(r.srv.URL+"/elsewhere", http.StatusFound))
+	defer redirect.Close()
+	_, chs = channels(t, fmt.Sprintf(`[[notify]]
+name = "hook"
+webhook = "%s/hook"
+`, redirect.URL), SenderOptions{})
+	if err := send(t, chs[0], decided(t, All, failing("charter", "Charter"))); err == nil || err.Error() != "the webhook answered 302 Found" {
+		t.Errorf("a redirect: %v", err)
+	}
+	r.none(100 * time.Millisecond)
+}
+
+// The defaults the README states: 8 tries, waits doubling from 2 s to at
+// most 5 min — about 4 minutes of waiting in all.
+func TestRetryDefaults(t *testing.T) {
+	r := Retry{}.withDefaults()
+	var total time.Duration
+	for i, w := 1, r.First; i < r.Attempts; i, w = i+1, min(w*2, r.Max) {
+		total += w
+	}
+	if r.Attempts != 8 || total != 254*time.Second || r.Queue != 32 || r.Timeout != 20*time.Second {
+		t.Errorf("defaults %+v wait %v in all", r, total)
 	}
 }
