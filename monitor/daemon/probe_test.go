@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/smtptest"
 )
@@ -301,5 +303,35 @@ func TestProbeTimeoutAndConcurrency(t *testing.T) {
 	wg.Wait()
 	if codes[0] != 200 || codes[1] != 200 {
 		t.Errorf("the two probes in hand: %v", codes)
+	}
+}
+
+// During the back-off after a temporary login refusal (454), /probe does
+// not log in either: Prometheus scraping often cannot hammer a throttled
+// server.
+func TestProbeWaitsOutTheBackoff(t *testing.T) {
+	ca := smtptest.NewCA(t, "Daemon Test CA", "smtpwatch tests")
+	cert := ca.Issue(t, smtptest.Leaf{})
+	srv := smtptest.Start(t, smtptest.Options{Cert: &cert, Users: map[string]string{"me@example.test": "pw"},
+		AuthError: &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}})
+	t.Setenv(pwEnv, "pw")
+	base, start := probeDaemon(t, srv, ca, "")
+	d := start()
+	defer d.Stop()
+	for deadline := time.Now().Add(10 * time.Second); srv.AuthAttempts.Load() < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("no login at start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for range 3 {
+		code, body := scrape(t, base+"/probe?account=a", "5")
+		if code != 200 || value(body, "smtpwatch_probe_success") != "0" || value(body, "smtpwatch_probe_logged_in") != "0" ||
+			value(body, `smtpwatch_probe_cause{cause="auth_temporary_failure",status="ok"}`) != "1" {
+			t.Fatalf("/probe during the back-off: %d\n%s", code, body)
+		}
+	}
+	if n := srv.AuthAttempts.Load(); n != 1 {
+		t.Errorf("%d logins, want 1: /probe logged in during the back-off", n)
 	}
 }
