@@ -182,7 +182,8 @@ timeout = "10s"
 				got[s.Metric["instance"]] = fmt.Sprint(s.Value[1])
 			}
 		}
-		if len(got) == len(want) {
+		up, _ := promQuery(t, base, `up{job="smtpwatch"}`)
+		if len(got) == len(want) && len(up) == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
