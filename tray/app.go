@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -79,7 +80,7 @@ type app struct {
 	poll       time.Duration
 
 	// loop state: touched by run's goroutine only
-	policy    *policy
+	told      shownIDs // notifications shown, by ID
 	status    health.Status
 	statusErr error
 	have      bool // a status has arrived
@@ -106,15 +107,18 @@ func newApp(o Options, log *slog.Logger, u ui, n notifier, open func(string) err
 	return &app{
 		src: o.Source, log: log, ui: u, notify: n, open: open, now: time.Now,
 		configPath: o.ConfigPath, logPath: o.LogPath, stateDir: o.StateDir, poll: pollEvery,
-		policy: newPolicy(), refresh: make(chan struct{}, 1), done: make(chan actionDone, 8),
+		refresh: make(chan struct{}, 1), done: make(chan actionDone, 8),
 	}
 }
 
 // run is the event loop: it selects on ctx, the source's events, status
-// snapshots, the policy's timer, the poll and the clicks, until ctx ends
-// or the person picks Quit. Slow work (status fetches, checks, pauses,
-// reports, notification delivery) runs on other goroutines that report
-// back here; run returns once they are all gone.
+// snapshots, the poll and the clicks, until ctx ends or the person picks
+// Quit. The notifications come decided, as "notification" events of the
+// source's stream (the daemon's notification policy, monitor/notify,
+// decides for every channel at once): the tray shows each once. Slow work
+// (status fetches, checks, pauses, reports, notification delivery) runs on
+// other goroutines that report back here; run returns once they are all
+// gone.
 func (a *app) run(ctx context.Context, clicks <-chan click) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -130,27 +134,18 @@ func (a *app) run(ctx context.Context, clicks <-chan click) error {
 
 	poll := time.NewTicker(a.poll)
 	defer poll.Stop()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	arm := func() {
-		next := a.policy.Next()
-		if next.IsZero() {
-			timer.Stop()
-			return
-		}
-		timer.Reset(max(next.Sub(a.now()), 0))
-	}
 	a.requestRefresh()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case e := <-events:
+			if e.Kind == health.EventNotification {
+				a.notice(e, notes)
+				continue
+			}
 			a.log.Debug("tray: event", "kind", e.Kind, "account", e.Account, "from", e.From, "to", e.To, "cause", e.Cause)
-			a.policy.Observe(e, a.now())
 			a.requestRefresh()
-			arm()
 		case r := <-statuses:
 			if r.err != nil && a.statusErr == nil {
 				a.log.Warn("tray: cannot get the status", "err", r.err)
@@ -159,24 +154,11 @@ func (a *app) run(ctx context.Context, clicks <-chan click) error {
 			}
 			a.statusErr = r.err
 			if r.err == nil {
-				if !a.have {
-					a.policy.CatchUp(r.st, a.now())
-					arm()
-				}
 				a.status, a.have = r.st, true
 			}
 			a.render()
 		case <-poll.C:
 			a.requestRefresh()
-		case <-timer.C:
-			for _, n := range a.policy.Flush(a.now(), a.status) {
-				select {
-				case notes <- n:
-				default:
-					a.log.Warn("tray: notification dropped: too many waiting", "title", n.Title)
-				}
-			}
-			arm()
 		case d := <-a.done:
 			if d.what == "check" {
 				a.checking = false
@@ -191,9 +173,41 @@ func (a *app) run(ctx context.Context, clicks <-chan click) error {
 			if a.quit {
 				return nil
 			}
-			arm()
 		}
 	}
+}
+
+// notice hands a decided notification to delivery, unless it was shown:
+// a replay (a new subscription's catch-up) is skipped when any
+// notification it repeats was shown here already.
+func (a *app) notice(e health.Event, notes chan<- notification) {
+	n := e.Notification
+	if n == nil || a.told.has(n.ID) {
+		return
+	}
+	seen := slices.ContainsFunc(n.Covers, a.told.has)
+	a.told.add(n.ID)
+	for _, id := range n.Covers {
+		a.told.add(id)
+	}
+	if seen {
+		return
+	}
+	select {
+	case notes <- fromDecision(*n):
+	default:
+		a.log.Warn("tray: notification dropped: too many waiting", "title", n.Title)
+	}
+}
+
+// findAccount is the named account in st.
+func findAccount(st health.Status, name string) (health.AccountStatus, bool) {
+	for _, a := range st.Accounts {
+		if strings.EqualFold(a.Name, name) {
+			return a, true
+		}
+	}
+	return health.AccountStatus{}, false
 }
 
 // render draws the newest status.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/human"
 	"smtpwatch/monitor/report"
 )
 
@@ -135,15 +136,5 @@ func firstLine(s string) string {
 	return s
 }
 
-// truncate cuts s to at most n runes, ending in "…" when cut; n <= 0
-// means no limit.
-func truncate(s string, n int) string {
-	if n <= 0 {
-		return s
-	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
+// truncate is human.Truncate.
+func truncate(s string, n int) string { return human.Truncate(s, n) }

@@ -126,6 +126,26 @@ var helpTable = map[string]commandHelp{
 		About:    "Stores the password of the account NAME in the OS keyring, read without echo (or from a pipe).",
 		Examples: []string{"smtpwatch password set charter", "printf '%s' \"$PW\" | smtpwatch password set charter"},
 	},
+	"notify": {
+		About: "Alerts beyond the desktop: the [[notify]] tables of the config send the same notifications\n" +
+			"(failing, offline, recovered, expiring, sign_in_required, config_error) to ntfy, Gotify,\n" +
+			"Slack, Teams, Telegram, Matrix, Discord, Pushover, e-mail or a signed JSON webhook.\n\n" +
+			"Actions:\n" +
+			"  test [NAME]     send a test notification through each channel (or NAME) and say what happened\n" +
+			"                  (exit 0 all delivered, 2 one failed, 3 could not try)\n" +
+			"  set-url NAME    store the channel's URL in the OS keyring, for url_keyring = true",
+		Examples: []string{"smtpwatch notify test", "smtpwatch notify test phone --config /etc/smtpwatch/config.toml"},
+	},
+	"notify test": {
+		About: "Sends a test notification through each [[notify]] channel of the config (or the one named)\n" +
+			"and prints, for each, whether it was delivered or why not. The channel's URL is never printed.\n" +
+			"Exit status 0 when every one was delivered, 2 when one failed, 3 when none could be tried.",
+		Examples: []string{"smtpwatch notify test", "smtpwatch notify test phone"},
+	},
+	"notify set-url": {
+		About:    "Stores the URL of the [[notify]] channel NAME in the OS keyring (url_keyring = true), read without echo or from a pipe.",
+		Examples: []string{"smtpwatch notify set-url phone", "printf '%s' \"$URL\" | smtpwatch notify set-url phone"},
+	},
 	"password delete": {
 		About:    "Removes the password of the account NAME from the OS keyring.",
 		Examples: []string{"smtpwatch password delete charter"},
@@ -180,6 +200,7 @@ var verbCommands = map[string]string{
 	"service":  "service install|uninstall|start|stop|status [--system [--user NAME]] [--config FILE]",
 	"password": "password set|delete NAME",
 	"import":   "import thunderbird [PROFILE_DIR] | import msmtp [FILE]",
+	"notify":   "notify test [NAME] | set-url NAME [--config FILE]",
 }
 
 // isHelpFlag reports whether arg is -h or --help.

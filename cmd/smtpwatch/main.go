@@ -68,6 +68,7 @@ Usage:
   smtpwatch accounts                the accounts in the config, and how each is doing
   smtpwatch remove NAME             stop watching an account (and forget its password)
   smtpwatch import thunderbird|msmtp  add the accounts another mail program uses
+  smtpwatch notify test [NAME]      send a test alert through each [[notify]] channel
   smtpwatch init                    write a commented config file to fill in
   smtpwatch version
 
@@ -80,6 +81,7 @@ var commands = map[string]bool{
 	"check": true, "run": true, "tray": true, "status": true, "pause": true, "resume": true,
 	"history": true, "service": true, "presets": true, "password": true, "init": true, "version": true,
 	"add": true, "import": true, "remove": true, "accounts": true,
+	"notify": true,
 }
 
 func (a *app) main(ctx context.Context, args []string) int {
@@ -112,6 +114,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.presets(rest)
 	case "password":
 		return a.password(ctx, rest)
+	case "notify":
+		return a.notifyCmd(ctx, rest)
 	case "init":
 		return a.init(rest)
 	case "add":

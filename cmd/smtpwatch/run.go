@@ -17,7 +17,6 @@ import (
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/daemon"
-	"smtpwatch/monitor/engine"
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/paths"
 	"smtpwatch/monitor/probe"
@@ -102,7 +101,7 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	trayErr := tray.ErrUnavailable
 	if !f.headless {
 		trayErr = tray.Run(ctx, tray.Options{
-			Source: localSource{d.Engine()}, ConfigPath: path, LogPath: d.LogPath(), StateDir: d.StateDir(), Logger: logger,
+			Source: localSource{d}, ConfigPath: path, LogPath: d.LogPath(), StateDir: d.StateDir(), Logger: logger,
 		})
 	}
 	switch {
@@ -210,17 +209,20 @@ func (a *app) daemonLogger(f daemonFlags, file string) (*slog.Logger, func(), er
 	return newLogger(lf), func() { lf.Close() }, nil
 }
 
-// localSource lets the tray drive the in-process engine.
-type localSource struct{ e *engine.Engine }
+// localSource lets the tray drive the in-process daemon: its status, its
+// event stream (with the decided notifications) and its engine.
+type localSource struct{ d *daemon.Daemon }
 
-func (s localSource) Status(context.Context) (health.Status, error) { return s.e.Status(), nil }
+func (s localSource) Status(context.Context) (health.Status, error) { return s.d.Status(), nil }
 func (s localSource) Events(ctx context.Context) (<-chan health.Event, error) {
-	return s.e.Subscribe(ctx), nil
+	return s.d.Subscribe(ctx), nil
 }
 func (s localSource) Check(ctx context.Context, account string) ([]probe.Result, error) {
-	return s.e.Check(ctx, account)
+	return s.d.Engine().Check(ctx, account)
 }
 func (s localSource) PauseUntil(_ context.Context, account string, until time.Time) error {
-	return s.e.Pause(account, until)
+	return s.d.Engine().Pause(account, until)
 }
-func (s localSource) Resume(_ context.Context, account string) error { return s.e.Resume(account) }
+func (s localSource) Resume(_ context.Context, account string) error {
+	return s.d.Engine().Resume(account)
+}

@@ -10,13 +10,28 @@
 //	GET  /v1/status                      health.Status
 //	GET  /v1/events                      Server-Sent Events: "event: KIND" and
 //	                                     "data: <health.Event JSON>", one per event,
-//	                                     and a ": heartbeat" comment every 15 s
+//	                                     and a ": heartbeat" comment every 15 s; kind
+//	                                     "notification" carries a decided notification
+//	                                     (health.Notification), the ones that still
+//	                                     stand first, as replays
 //	POST /v1/check[?account=NAME]        probe now and wait: {"status": worst, "accounts": [probe.Result]}
 //	                                     (report.Document)
 //	POST /v1/pause[?account=NAME][&for=DURATION | &until=RFC3339]
 //	                                     neither for nor until: until resumed; answers health.Status
 //	POST /v1/resume[?account=NAME]       answers health.Status
 //	GET  /metrics                        Prometheus text format
+//
+// The metrics listener (ServePrometheus, on metrics_listen) serves /metrics
+// and, in the blackbox_exporter style:
+//
+//	GET  /probe?account=NAME             check the account now (engine rules for logins)
+//	GET  /probe?target=HOST:PORT&module=NAME
+//	                                     check a server with a [[module]]'s settings
+//
+// with metrics.ProbeGatherer's metrics; the check ends ScrapeTimeoutOffset
+// before X-Prometheus-Scrape-Timeout-Seconds. 400 bad parameters, 403 a
+// target the module does not list, 404 an unknown account or module, 503
+// no check could start in time.
 //
 // No account parameter means every account. Parameters go in the query
 // string; unknown or repeated parameters are refused.

@@ -69,6 +69,11 @@ type Config struct {
 
 	// Accounts in file order, disabled ones included.
 	Accounts []Account
+	// Notify are the alert channels, [[notify]] tables, in file order.
+	Notify []Notify
+	// Modules are the [[module]] tables of /probe?target=...&module=NAME,
+	// in file order.
+	Modules []Module
 }
 
 // Account returns the account with the given name, ignoring case.

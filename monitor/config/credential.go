@@ -81,22 +81,39 @@ const CommandTimeout = credential.CommandTimeout
 // A source named by a file owned by another user (Credential.Untrusted) is
 // not read: no command runs, no variable or keyring entry is looked at.
 func (a Account) Password(ctx context.Context) (credential.Secret, error) {
-	c := a.Credential
+	return a.Credential.fetch(ctx, a.Name, passwordKeys(a.Name), func(key, msg string, err error) error {
+		return a.credError(key, msg, err)
+	})
+}
+
+func passwordKeys(name string) secretKeys {
+	return secretKeys{env: "password_env", command: "password_command", keyring: "password_keyring", setHint: "smtpwatch password set " + name}
+}
+
+// fetch reads a credential source — the environment variable, the
+// command's standard output (trailing line breaks removed) or the OS
+// keyring entry of keyringUser — through the credential package, as
+// Account.Password documents. keys name the source's keys in messages;
+// errf makes the *Error. With no source it returns the zero Secret and
+// nil. One home for every secret a config names: passwords, alert URLs,
+// webhook keys.
+func (c Credential) fetch(ctx context.Context, keyringUser string, keys secretKeys, errf func(key, msg string, err error) error) (credential.Secret, error) {
 	key := ""
 	switch c.Source {
 	case CredentialNone:
 		return credential.Secret{}, nil
 	case CredentialEnv:
-		key = "password_env"
+		key = keys.env
 	case CredentialCommand:
-		key = "password_command"
+		key = keys.command
 	case CredentialKeyring:
-		key = "password_keyring"
-	default:
-		return credential.Secret{}, a.credError("", fmt.Sprintf("unknown credential source %q", c.Source), nil)
+		key = keys.keyring
+	}
+	if key == "" {
+		return credential.Secret{}, errf("", fmt.Sprintf("unknown credential source %q", c.Source), nil)
 	}
 	if c.Untrusted != "" {
-		return credential.Secret{}, a.credError(key, c.Untrusted, ErrUntrusted)
+		return credential.Secret{}, errf(key, c.Untrusted, ErrUntrusted)
 	}
 	var (
 		s   credential.Secret
@@ -108,7 +125,7 @@ func (a Account) Password(ctx context.Context) (credential.Secret, error) {
 	case CredentialCommand:
 		s, err = credential.FromCommand(ctx, c.Command)
 	case CredentialKeyring:
-		s, err = credential.FromKeyring(ctx, a.Name)
+		s, err = credential.FromKeyring(ctx, keyringUser)
 	}
 	if err == nil {
 		return s, nil
@@ -116,11 +133,11 @@ func (a Account) Password(ctx context.Context) (credential.Secret, error) {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, credential.ErrNotFound), c.Source == CredentialKeyring && errors.Is(err, credential.ErrEmpty):
-		msg += "; run: smtpwatch password set " + a.Name
+		msg += "; run: " + keys.setHint
 	case errors.Is(err, credential.ErrNoSessionBus):
-		msg += "; use password_command or password_env instead"
+		msg += "; use " + keys.command + " or " + keys.env + " instead"
 	}
-	return credential.Secret{}, a.credError(key, msg, err)
+	return credential.Secret{}, errf(key, msg, err)
 }
 
 // ErrUntrusted is wrapped by Account.Password's error for a source named

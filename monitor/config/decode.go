@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -115,6 +114,7 @@ type scope struct {
 	prefix  string // prepended to keys in errors: "defaults."
 	account string
 	index   int
+	kind    string // Error.Table
 }
 
 func (s scope) line(key string) int { return s.d.lines.line(s.base.with(key)) }
@@ -130,7 +130,7 @@ func (s scope) lateAt(line int, key, format string, args ...any) {
 
 func (s scope) newError(line int, key, format string, args ...any) *Error {
 	return &Error{
-		File: s.d.file, Line: line, Account: s.account, Index: s.index,
+		File: s.d.file, Line: line, Account: s.account, Index: s.index, Table: s.kind,
 		Key: displayKey(s.prefix + key), Msg: fmt.Sprintf(format, args...),
 	}
 }
@@ -260,6 +260,7 @@ func (d *decoder) config(t *fileTable) *Config {
 	if d.md.IsDefined("account") {
 		cfg.Accounts = d.accounts(t.Account, defaults)
 	}
+	d.alerts(t, cfg)
 	return cfg
 }
 
@@ -435,9 +436,8 @@ func (d *decoder) account(s scope, p toml.Primitive, m map[string]any, defaults 
 		},
 	})
 	s.problems(probs)
-	if a.Credential.Source == CredentialCommand && d.info != nil && runtime.GOOS != "windows" && d.info.Mode().Perm()&0o022 != 0 {
-		s.errf("password_command", "%s is writable by group or others (mode %04o), so someone else could change the command; run: chmod go-w %s",
-			d.file, d.info.Mode().Perm(), shellQuote(d.file))
+	if a.Credential.Source == CredentialCommand {
+		d.commandSafe(s, "password_command")
 	}
 	if a.Credential.Source != CredentialNone {
 		a.Credential.Untrusted = d.untrusted

@@ -29,6 +29,8 @@ type fileTable struct {
 	Online         toml.Primitive `toml:"online"`
 	Defaults       toml.Primitive `toml:"defaults"`
 	Account        toml.Primitive `toml:"account"`
+	Notify         toml.Primitive `toml:"notify"`
+	Module         toml.Primitive `toml:"module"`
 }
 
 // onlineTable is [online].

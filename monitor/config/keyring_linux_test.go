@@ -215,6 +215,27 @@ func keyringChild(t *testing.T) {
 		t.Errorf("deleting a missing password: %v", err)
 	}
 
+	// An alert channel's URL (url_keyring) is an entry of its own,
+	// "notify:NAME", apart from an account of the same name.
+	cfg, err := Parse("c.toml", []byte("[[notify]]\nname = \"charter\"\nurl_keyring = true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cfg.Notify[0]
+	if _, err := n.NotifyURL(ctx); err == nil || err.Error() != `c.toml:3: notify "charter": url_keyring: no password stored in the OS keyring for "notify:charter"; run: smtpwatch notify set-url charter` {
+		t.Errorf("NotifyURL before set-url: %v", err)
+	}
+	if err := credential.StoreInKeyring(n.KeyringUser(), credential.NewSecret("ntfy://ntfy.example.org/"+testSecret)); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := n.NotifyURL(ctx); err != nil || u.Reveal() != "ntfy://ntfy.example.org/"+testSecret {
+		t.Errorf("NotifyURL = %v", err)
+	}
+	if _, err := acct.Password(ctx); !errors.Is(err, keyring.ErrNotFound) {
+		t.Errorf("the account read the channel's entry: %v", err)
+	}
+	credential.DeleteFromKeyring(n.KeyringUser())
+
 	for _, tt := range []struct {
 		name string
 		s    credential.Secret

@@ -117,6 +117,43 @@ const Template = `# smtpwatch configuration
 # allow_plaintext_auth = false
 # Set to false to stop watching this account without deleting it. Default true.
 #enabled = true
+
+# ---- Alerts beyond this desktop (optional, for admins) ------------------------
+# Each [[notify]] block sends the same notifications as the desktop (when
+# sending starts failing, works again, a certificate expires soon...) to one
+# more place: ntfy, Gotify, Slack, Teams, Telegram, Matrix, Discord, Pushover,
+# e-mail, any URL that github.com/nicholas-fedor/shoutrrr knows, or a JSON
+# webhook. A channel that fails is retried and shown by "smtpwatch status";
+# "smtpwatch notify test" sends a test message through each.
+#
+# [[notify]]
+# name = "phone"
+# The service URL. URLs often hold a token: prefer one of
+#   url_env = "SMTPWATCH_NTFY_URL"     an environment variable
+#   url_command = "pass show ntfy"     a command that prints it
+#   url_keyring = true                 the keyring: smtpwatch notify set-url phone
+# E-mail alerts (smtp://) must use another server than the accounts watched.
+# url = "ntfy://ntfy.example.org/mail-alerts"
+# Or post each notification as JSON, signed with an HMAC of a secret:
+# webhook = "https://hooks.example.org/smtpwatch"
+# webhook_secret_env = "SMTPWATCH_WEBHOOK_SECRET"
+# webhook_secret_command = "pass show smtpwatch-webhook"
+# Only these accounts (default: all) and these topics (default: all of them).
+# accounts = ["charter"]
+# on = ["failing", "offline", "recovered", "expiring", "sign_in_required", "config_error"]
+
+# ---- Prometheus /probe modules (optional, for admins) -------------------------
+# With metrics_listen set, Prometheus can ask smtpwatch to check any server:
+# /probe?target=smtp.example.org:587&module=fleet. A [[module]] holds the
+# account settings for it; one that logs in must list the servers it may check.
+#
+# [[module]]
+# name = "fleet"
+# security = "starttls"
+# username = "monitor@example.org"
+# password_env = "FLEET_PASSWORD"
+# targets = ["*.example.org", "mail.example.net:465"]
+# timeout = "10s"
 `
 
 // WriteTemplate creates path (and its folder, 0700) holding Template, mode

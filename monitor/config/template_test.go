@@ -61,7 +61,7 @@ func TestTemplate(t *testing.T) {
 // TestTemplateExplainsEveryKey: each key the file accepts appears in the
 // template, so a beginner can find every setting there.
 func TestTemplateExplainsEveryKey(t *testing.T) {
-	all := append(append(append(topKeys(), onlineKeys()...), scheduleKeys()...), accountKeys()...)
+	all := append(append(append(append(append(topKeys(), onlineKeys()...), scheduleKeys()...), accountKeys()...), keysOf(&notifyTable{})...), keysOf(&moduleTable{})...)
 	for _, k := range all {
 		if !strings.Contains(Template, k+" = ") && !strings.Contains(Template, "["+k+"]") && !strings.Contains(Template, "[["+k+"]]") {
 			t.Errorf("the template does not show %s", k)

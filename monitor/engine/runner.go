@@ -19,8 +19,8 @@ import (
 // so an account is never probed twice at once.
 type runner struct {
 	e      *Engine
-	checks chan chan probe.Result // "check now" requests
-	kick   chan struct{}          // probe now: resume, wake, settings changed
+	checks chan checkRequest // "check now" and /probe requests
+	kick   chan struct{}     // probe now: resume, wake, settings changed
 	quit   chan struct{}
 	done   chan struct{}
 	once   sync.Once
@@ -47,11 +47,32 @@ type runner struct {
 	// workedAt is the last time the account's current connection settings
 	// reached a working verdict (probe.Target.WorkedAt).
 	workedAt time.Time
+	// loginOK is when the server last accepted the current credential;
+	// zero after a refusal or a change of credential.
+	loginOK time.Time
+}
+
+// checkRequest asks the runner to check now.
+type checkRequest struct {
+	reply chan checkReply
+	// scheduled makes the check follow the schedule's login rules, as a
+	// /probe request does: it logs in only when a login is due and
+	// allowed, and never sends a credential the server rejected. Without
+	// it the check counts as the user asking (see Engine.Check).
+	scheduled bool
+	// timeout, when > 0, shortens the check's own timeout.
+	timeout time.Duration
+}
+
+// checkReply is what a check request gets back.
+type checkReply struct {
+	res      probe.Result
+	loggedIn bool
 }
 
 func newRunner(e *Engine, a config.Account, d probe.Deps) *runner {
 	r := &runner{
-		e: e, checks: make(chan chan probe.Result), kick: make(chan struct{}, 1),
+		e: e, checks: make(chan checkRequest), kick: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}),
 		acct: a, deps: d, policy: policyFor(e.cfg, a), needAuth: true,
 		h: health.NewAccount(a.Name, a.Provider, time.Now()),
@@ -113,6 +134,9 @@ func (r *runner) update(a config.Account, d probe.Deps) {
 	if connectionKey(a) != connectionKey(r.acct) {
 		r.workedAt = time.Time{}
 	}
+	if credChanged {
+		r.loginOK = time.Time{}
+	}
 	r.acct, r.deps, r.policy, r.needAuth = a, d, policyFor(r.e.cfg, a), true
 	r.h.Provider = a.Provider
 	r.mu.Unlock()
@@ -163,17 +187,18 @@ func (r *runner) run(ctx context.Context) {
 	timer := time.NewTimer(time.Until(planned))
 	defer timer.Stop()
 	for {
-		var reply chan probe.Result
+		var req *checkRequest
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
-		case reply = <-r.checks:
+		case rq := <-r.checks:
+			req = &rq
 			planned = time.Now()
 		case <-r.kick:
 			planned = time.Now()
 		}
-		if reply == nil && r.paused() {
+		if req == nil && r.paused() {
 			r.feed(health.Input{Kind: health.InputTick})
 			if r.paused() {
 				planned = r.pauseEnd()
@@ -181,9 +206,13 @@ func (r *runner) run(ctx context.Context) {
 				continue
 			}
 		}
-		res, ok := r.probe(ctx, reply != nil, planned)
-		if reply != nil {
-			reply <- res
+		var o probeOpts
+		if req != nil {
+			o.manual, o.timeout = !req.scheduled, req.timeout
+		}
+		res, loggedIn, ok := r.probe(ctx, o, planned)
+		if req != nil {
+			req.reply <- checkReply{res, loggedIn}
 		}
 		if !ok {
 			return
@@ -256,11 +285,20 @@ func (r *runner) plan(manual bool, now time.Time) loginPlan {
 	return p
 }
 
-// probe runs one check and feeds its result. manual marks a check the user
-// asked for: it logs in even after a rejection or during a back-off, and
-// reads the account's CA file again first. ok is false when ctx ended
-// before the check finished.
-func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (probe.Result, bool) {
+// probeOpts say how one check goes.
+type probeOpts struct {
+	// manual marks a check the user asked for: it logs in even after a
+	// rejection or during a back-off, and reads the account's CA file
+	// again first.
+	manual bool
+	// timeout, when > 0, shortens the account's timeout for this check.
+	timeout time.Duration
+}
+
+// probe runs one check and feeds its result; loggedIn says whether it
+// tried to log in. ok is false when ctx ended before the check finished.
+func (r *runner) probe(ctx context.Context, o probeOpts, planned time.Time) (res probe.Result, loggedIn, ok bool) {
+	manual := o.manual
 	r.restore(ctx)
 	if manual {
 		r.rereadCA()
@@ -272,6 +310,11 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 
 	t := acct.Target()
 	t.Watching, t.WorkedAt = true, workedAt
+	if o.timeout > 0 {
+		if t.Timeout <= 0 || o.timeout < t.Timeout {
+			t.Timeout = o.timeout
+		}
+	}
 	auth := false
 	var credErr error
 	if acct.Credential.Source != config.CredentialNone {
@@ -310,16 +353,16 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 	select {
 	case sem <- struct{}{}:
 	case <-ctx.Done():
-		return probe.Result{}, false
+		return probe.Result{}, false, false
 	}
 	started := time.Now()
 	if r.e.o.OnProbe != nil {
 		r.e.o.OnProbe(acct.Name, planned, started)
 	}
-	res := r.e.probeFn(ctx, t, deps)
+	res = r.e.probeFn(ctx, t, deps)
 	<-sem
 	if ctx.Err() != nil {
-		return res, false
+		return res, auth, false
 	}
 	if credErr != nil {
 		res = config.CredentialProblem(res, credErr)
@@ -342,6 +385,11 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 		if res.Cause.IsCredentialRejection() {
 			r.rejected = r.memFingerprint(t.Password)
 		}
+		if res.AuthVerified {
+			r.loginOK = res.CheckedAt
+		} else {
+			r.loginOK = time.Time{}
+		}
 	}
 	if (res.Status == probe.StatusOK || res.Status == probe.StatusDegraded) &&
 		(res.AuthVerified || acct.Credential.Source == config.CredentialNone) {
@@ -358,7 +406,7 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 		r.e.o.Obs.Observe(res)
 	}
 	r.feed(health.Input{Kind: health.InputResult, Result: res, Auth: auth})
-	return res, true
+	return res, auth, true
 }
 
 // restoreLogins is how many of the last logins are read at start: enough
