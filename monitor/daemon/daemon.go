@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -232,6 +233,10 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	d.background(ctx, "network watch", func() error {
 		return engine.WatchNetwork(ctx, func() { d.log.Info("network changed; checking again"); d.eng.Wake() })
 	})
+	d.background(ctx, "settle", func() error {
+		settle(ctx, settleAfter)
+		return nil
+	})
 	enabled := 0
 	for _, a := range o.Config.Accounts {
 		if a.Enabled {
@@ -241,6 +246,25 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	d.log.Info("smtpwatch running", "version", o.Version, "config", d.cfgPath, "accounts", enabled,
 		"socket", d.socket, "state_dir", stateDir, "pid", os.Getpid())
 	return d, nil
+}
+
+// settleAfter is when, after the start, the memory of the start-up is
+// given back to the operating system: the first checks are done by then.
+const settleAfter = 30 * time.Second
+
+// settle waits d, unless ctx ends first, then collects the garbage of the
+// start-up (config parsing, history migrations and queries, the first
+// checks, the packages' own initialisation) and returns the freed pages to
+// the operating system at once, instead of letting the runtime's scavenger
+// keep them for minutes: an idle daemon should cost its steady state only.
+func settle(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		debug.FreeOSMemory()
+	}
 }
 
 // openLog opens the log file for appending (0600), rotating it to .1 first
