@@ -320,6 +320,7 @@ func (a *app) version(args []string) int {
 		return code
 	}
 	bi, _ := debug.ReadBuildInfo()
+	bi = withLinkedCommit(bi, commit, commitTime)
 	fmt.Fprint(a.stdout, versionText(version, bi))
 	return exitOK
 }
