@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,5 +189,31 @@ func TestSystemdPathsRefused(t *testing.T) {
 	}
 	if err := o.checkSystemdPaths(); err != nil {
 		t.Errorf("the default paths: %v", err)
+	}
+}
+
+var updateShipped = flag.Bool("update-shipped", false, "rewrite packaging/linux/smtpwatch.service from userUnit")
+
+// The user unit the packages ship (/usr/lib/systemd/user) is the one
+// `service install` writes, for /usr/bin/smtpwatch and the user's default
+// config: one text, in userUnit. (go test ./service -run TestShippedUserUnit
+// -update-shipped rewrites the file.)
+func TestShippedUserUnit(t *testing.T) {
+	const shipped = "../packaging/linux/smtpwatch.service"
+	want := userUnit(Options{Executable: "/usr/bin/smtpwatch"})
+	if *updateShipped {
+		if err := os.WriteFile(shipped, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("%s is not userUnit's text (run with -update-shipped):\n%s\nwant\n%s", shipped, got, want)
+	}
+	if !strings.Contains(want, "\nExecStart=/usr/bin/smtpwatch run\n") {
+		t.Errorf("the shipped unit does not run the packaged binary with the user's config:\n%s", want)
 	}
 }
