@@ -154,7 +154,7 @@ func TestSystemUnitExposure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("`systemd-analyze security` rates it ([0-9.]+)").FindSubmatch(readme)
+	m := regexp.MustCompile("`systemd-analyze security`\\s+rates it ([0-9.]+)").FindSubmatch(readme)
 	if m == nil {
 		t.Fatal("the README does not give the system unit's exposure level")
 	}
