@@ -23,7 +23,8 @@ const maxSocketPath = 103
 const probeTimeout = time.Second
 
 // Listen makes the API's Unix socket at path: it creates the directory
-// (mode 0700; on Windows with the descriptor of PrivateDirSDDL) if needed, refuses with an error wrapping ErrAlreadyRunning
+// (mode 0700; on Windows with the descriptor of PrivateDirSDDL) if
+// needed, refuses with an error wrapping ErrAlreadyRunning
 // if something answers on an existing socket there, removes the socket if
 // nothing does (a daemon that was killed leaves it behind), binds, and
 // makes the socket mode 0600 (on Windows the directory's ACL protects it;
