@@ -1,6 +1,6 @@
 module smtpwatch
 
-go 1.26.8
+go 1.26.0
 
 require (
 	fyne.io/systray v1.12.2

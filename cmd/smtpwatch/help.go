@@ -94,8 +94,11 @@ var helpTable = map[string]commandHelp{
 	"service install": {
 		About: "Registers \"smtpwatch run\" to start at login (a systemd user unit, or an XDG autostart\n" +
 			"entry where no user manager runs; a LaunchAgent on macOS; a logon task on Windows),\n" +
-			"or with --system at boot. Writes the commented config file when it is missing.",
-		Examples: []string{"smtpwatch service install", "sudo smtpwatch service install --system --user me"},
+			"or with --system at boot (a hardened systemd unit or an init script, a LaunchDaemon; on\n" +
+			"Windows a service whose API only the members of --group can reach). Writes the\n" +
+			"commented config file when it is missing.",
+		Examples: []string{"smtpwatch service install", "sudo smtpwatch service install --system --user me",
+			"smtpwatch service install --system --group \"Mail watchers\"   (Windows, as an administrator)"},
 	},
 	"service uninstall": {
 		About:    "Removes what install made and stops the daemon it started; says so when nothing was installed.",
@@ -103,8 +106,9 @@ var helpTable = map[string]commandHelp{
 	},
 	"service start": {
 		About: "Starts the installed daemon now and waits a few seconds until it answers on its socket.\n" +
-			"Exit status 0 when it runs (or already ran), 3 when it did not start, with the reason.",
-		Examples: []string{"smtpwatch service start", "sudo smtpwatch service start --system"},
+			"Exit status 0 when it runs (or already ran), 3 when it did not start, with the reason.\n" +
+			"With --install it installs first when nothing is installed.",
+		Examples: []string{"smtpwatch service start", "sudo smtpwatch service start --system", "smtpwatch service start --install"},
 	},
 	"service stop": {
 		About:    "Stops the installed daemon and waits until it has ended.",
@@ -384,6 +388,7 @@ func (a *app) version(args []string) int {
 		return code
 	}
 	bi, _ := debug.ReadBuildInfo()
+	bi = withLinkedCommit(bi, commit, commitTime)
 	fmt.Fprint(a.stdout, versionText(version, bi))
 	return exitOK
 }

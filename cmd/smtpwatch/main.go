@@ -97,7 +97,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 	case "check":
 		return a.check(ctx, rest)
 	case "run":
-		return a.runDaemon(ctx, rest)
+		return a.runManaged(ctx, rest)
 	case "tray":
 		return a.trayClient(ctx, rest)
 	case "status":

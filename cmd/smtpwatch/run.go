@@ -44,6 +44,8 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	var f daemonFlags
 	fl := a.daemonFlagSet("run", "run [--config FILE] [--headless] [--log-format text|json] [--log-level LEVEL]", &f)
 	fl.BoolVar(&f.headless, "headless", false, "no tray icon or notifications, even on a desktop")
+	var stateDir string
+	fl.StringVar(&stateDir, "state-dir", "", "state `directory` (default: the config's state_dir, else the user's); a Windows service's is given")
 	if code, ok := parse(fl, args); !ok {
 		return code
 	}
@@ -78,7 +80,7 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	d, err := daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, Socket: socket, NewLogger: newLogger, Version: version})
+	d, err := daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, StateDir: stateDir, Socket: socket, NewLogger: newLogger, Version: version})
 	if err != nil {
 		return a.fail("%v", err)
 	}

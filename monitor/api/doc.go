@@ -47,11 +47,16 @@
 // between bind and chmod, when the socket still has the umask's mode.
 //
 // On Windows 10 (1803) and later, AF_UNIX sockets are files too: Go's
-// net.Listen("unix") creates one, and Windows checks the file's ACL on
-// connect. The socket lives in %LocalAppData%\smtpwatch, whose ACL is
-// inherited from the user's profile: the user, SYSTEM and Administrators.
-// Go's os.Chmod only toggles the read-only attribute there, so Listen does
-// not call it; the ACL is the protection. No named pipe is used.
+// net.Listen("unix") creates one, and Windows checks the file's ACL:
+// connecting needs write access to the socket file, binding write access
+// to its directory. Go's os.Chmod only toggles the read-only attribute
+// there, so Listen does not call it; the ACL is the protection. A socket
+// directory Listen creates gets the descriptor of PrivateDirSDDL (the
+// user, SYSTEM and Administrators only, nothing inherited), which the
+// socket file inherits. The system service's socket directory, which its
+// install makes, lets the members of one group open the socket as well
+// (see service.WindowsSystemPaths); Listen leaves an existing directory's
+// ACL alone. No named pipe is used.
 //
 // Listen refuses to start when another daemon answers on the socket
 // (ErrAlreadyRunning), and replaces a socket file that nothing answers on,
