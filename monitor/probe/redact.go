@@ -64,7 +64,25 @@ func (s *secrets) password(user, pass string) {
 	s.addEncoded(base64.StdEncoding.EncodeToString([]byte(pass)))
 }
 
-// addPlain registers a secret value (a password, later an OAuth token).
+// token registers an OAuth2 access token: the value itself, and each of
+// its dot-separated parts (a JWT's header, claims and signature) as an
+// encoded form, so that a server quoting a truncated token ("eyJ0eXAi...")
+// has its quote redacted too. The XOAUTH2 and OAUTHBEARER lines that carry
+// it are registered when they are sent (see sent).
+func (s *secrets) token(tok string) {
+	s.addPlain(tok)
+	for part := range strings.SplitSeq(tok, ".") {
+		// base64url's "-" and "_" end a run of base64 characters; each
+		// piece is a form of its own.
+		for piece := range strings.FieldsFuncSeq(part, func(r rune) bool { return r == '-' || r == '_' }) {
+			if len(piece) >= minEncodedFragment {
+				s.addEncoded(piece)
+			}
+		}
+	}
+}
+
+// addPlain registers a secret value (a password, an OAuth token).
 func (s *secrets) addPlain(v string) {
 	if v == "" {
 		return
