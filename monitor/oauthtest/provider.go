@@ -378,6 +378,9 @@ func (p *Provider) deviceCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	// The body first: once it is read, the server notices a client that
+	// hangs up, which ends FaultSlow's wait.
+	formErr := r.ParseForm()
 	p.mu.Lock()
 	fault := p.fault
 	p.mu.Unlock()
@@ -394,7 +397,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
+	if formErr != nil || r.Method != http.MethodPost {
 		oauthError(w, http.StatusBadRequest, "invalid_request")
 		return
 	}
