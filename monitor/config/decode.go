@@ -435,8 +435,9 @@ func (d *decoder) account(s scope, p toml.Primitive, m map[string]any, defaults 
 		},
 	})
 	s.problems(probs)
-	if a.Credential.Source == CredentialCommand && d.info != nil && runtime.GOOS != "windows" && d.info.Mode().Perm()&0o022 != 0 {
-		s.errf("password_command", "%s is writable by group or others (mode %04o), so someone else could change the command; run: chmod go-w %s",
+	if cmdKey := map[CredentialSource]string{CredentialCommand: "password_command", CredentialTokenCommand: "oauth_token_command"}[a.Credential.Source]; cmdKey != "" &&
+		d.info != nil && runtime.GOOS != "windows" && d.info.Mode().Perm()&0o022 != 0 {
+		s.errf(cmdKey, "%s is writable by group or others (mode %04o), so someone else could change the command; run: chmod go-w %s",
 			d.file, d.info.Mode().Perm(), shellQuote(d.file))
 	}
 	if a.Credential.Source != CredentialNone {
