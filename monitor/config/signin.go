@@ -310,6 +310,24 @@ type SignIn struct {
 	// needed.
 	ID    credential.Secret
 	token probe.TokenFunc
+	// after re-reads the ID once the check is done (see After); nil
+	// keeps ID.
+	after func(ctx context.Context) (credential.Secret, error)
+}
+
+// After is the ID as the source holds it once the check is done: a
+// provider may rotate the refresh token while the check refreshes the
+// access token, and a lockout must compare the next check's ID with the
+// one stored now. For other sources it is ID. A store that cannot be read
+// leaves ID.
+func (s SignIn) After(ctx context.Context) credential.Secret {
+	if s.after == nil {
+		return s.ID
+	}
+	if id, err := s.after(ctx); err == nil {
+		return id
+	}
+	return s.ID
 }
 
 // Apply sets t up to sign in with s: the password, or the access token
@@ -359,7 +377,13 @@ func (a Account) ReadSignIn(ctx context.Context, ts *credential.TokenSource) (Si
 			}
 			return SignIn{}, a.credError("auth", msg, err)
 		}
-		return SignIn{ID: g.RefreshToken, token: func(ctx context.Context) (credential.Secret, error) { return ts.Token(ctx, g) }}, nil
+		return SignIn{ID: g.RefreshToken,
+			token: func(ctx context.Context) (credential.Secret, error) { return ts.Token(ctx, g) },
+			after: func(ctx context.Context) (credential.Secret, error) {
+				g, err := ts.Stored(ctx)
+				return g.RefreshToken, err
+			},
+		}, nil
 	}
 	pw, err := a.Password(ctx)
 	return SignIn{ID: pw}, err

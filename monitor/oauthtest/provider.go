@@ -78,7 +78,7 @@ type Provider struct {
 	// AuthURL, TokenURL and DeviceURL are its endpoints.
 	AuthURL, TokenURL, DeviceURL string
 
-	// Refreshes counts refresh-token grants answered (any answer).
+	// Refreshes counts refresh-token requests (any answer, faults too).
 	Refreshes atomic.Int64
 	// Issued counts access tokens issued.
 	Issued atomic.Int64
@@ -381,6 +381,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	// The body first: once it is read, the server notices a client that
 	// hangs up, which ends FaultSlow's wait.
 	formErr := r.ParseForm()
+	if r.PostForm.Get("grant_type") == "refresh_token" {
+		p.Refreshes.Add(1)
+	}
 	p.mu.Lock()
 	fault := p.fault
 	p.mu.Unlock()
@@ -421,7 +424,6 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		}
 		p.issue(w, g.user, "")
 	case "refresh_token":
-		p.Refreshes.Add(1)
 		rt := f.Get("refresh_token")
 		p.mu.Lock()
 		user, ok := p.refresh[rt]
