@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"smtpwatch/monitor/credential"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -37,6 +39,11 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	logger         *slog.Logger
+	// openURL opens a URL in the system browser (login); nil is the
+	// system's opener (openBrowser).
+	openURL func(string) error
+	// grants keeps OAuth2 sign-ins; nil is the OS keyring.
+	grants credential.GrantStore
 }
 
 func run(args []string) int {
@@ -64,6 +71,8 @@ Usage:
   smtpwatch presets                 list the built-in provider settings
   smtpwatch password set NAME       store an account's password in the OS keyring
   smtpwatch password delete NAME    remove it
+  smtpwatch login NAME [--device]   sign in with OAuth2 (Microsoft 365, Outlook.com, Gmail)
+  smtpwatch logout NAME             remove that sign-in
   smtpwatch init                    write a commented config file to fill in
   smtpwatch version
 
@@ -75,6 +84,7 @@ Exit status: 0 ok, 1 warning, 2 sending would fail, 3 offline or could not check
 var commands = map[string]bool{
 	"check": true, "run": true, "tray": true, "status": true, "pause": true, "resume": true,
 	"history": true, "service": true, "presets": true, "password": true, "init": true, "version": true,
+	"login": true, "logout": true,
 }
 
 func (a *app) main(ctx context.Context, args []string) int {
@@ -107,6 +117,10 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.presets(rest)
 	case "password":
 		return a.password(ctx, rest)
+	case "login":
+		return a.login(ctx, rest)
+	case "logout":
+		return a.logout(rest)
 	case "init":
 		return a.init(rest)
 	case "version", "--version":
