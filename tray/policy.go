@@ -538,3 +538,13 @@ func list(names []string) string {
 		return fmt.Sprintf("%d accounts", n)
 	}
 }
+
+// signInFailed is the notification of a "Sign in…" that did not complete:
+// a person who clicked it waits for the browser, and must hear why not.
+func signInFailed(account string, err error) notification {
+	return notification{
+		Title: "Signing " + account + " in did not complete",
+		Body:  truncate(firstLine(err.Error()), maxBody),
+		Icon:  health.Failing, Key: "signin:" + strings.ToLower(account), Urgency: urgencyNormal,
+	}
+}

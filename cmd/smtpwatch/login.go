@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -178,6 +179,25 @@ func signIn(ctx context.Context, acct config.Account, o signInOptions) error {
 		store = credential.KeyringGrants{}
 	}
 	return oauth.Save(store, acct.Name, acct.Username, c, tok, time.Now())
+}
+
+// traySignIn is the tray's "Sign in…": the sign-in of `smtpwatch login`
+// for the account of the config at path, with the tray's opener; the
+// address goes to the log too ("Open log"), for a browser that did not
+// open.
+func (a *app) traySignIn(path string, log *slog.Logger) func(context.Context, string, func(string) error) error {
+	return func(ctx context.Context, name string, open func(string) error) error {
+		acct, _, err := loginAccount(path, name)
+		if err != nil {
+			return err
+		}
+		if err := acct.OAuthClient().Check(); err != nil {
+			return err
+		}
+		return signIn(ctx, acct, signInOptions{store: a.grants, open: open, showURL: func(u string) {
+			log.Info("tray: sign-in page opened in the browser; if it did not open, open this address", "account", name, "url", u)
+		}})
+	}
 }
 
 // loginError says why a sign-in failed, with what to do.

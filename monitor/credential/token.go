@@ -129,11 +129,11 @@ func (s *TokenSource) Token(ctx context.Context, g Grant) (Secret, error) {
 	defer s.mu.Unlock()
 	if g.IsZero() {
 		s.forget()
-		return Secret{}, fmt.Errorf("not signed in yet: %w", ErrSignInRequired)
+		return Secret{}, &oauthError{msg: "not signed in yet", kind: ErrSignInRequired, also: []error{ErrNotSignedIn}}
 	}
 	if why := g.fits(s.o.Username, s.o.Client); why != "" {
 		s.forget()
-		return Secret{}, fmt.Errorf("%s: %w", why, ErrSignInRequired)
+		return Secret{}, SignInRequired("%s", why)
 	}
 	if !g.RefreshToken.Equal(s.stored) {
 		// A sign-in we have not seen: smtpwatch login ran since.
@@ -258,22 +258,22 @@ func tokenError(ctx context.Context, err error, op string) error {
 			if op != "refresh" {
 				msg = "the sign-in service refused the " + op + " (" + code + ")"
 			}
-			return fmt.Errorf("%s: %w", msg, ErrSignInRequired)
+			return SignInRequired("%s", msg)
 		}
 		if status != 0 {
-			return fmt.Errorf("the sign-in service answered %s to the %s: %w", httpStatus(status), op, ErrProviderUnreachable)
+			return ProviderUnreachable("the sign-in service answered %s to the %s", httpStatus(status), op)
 		}
-		return fmt.Errorf("the sign-in service gave no usable answer to the %s: %w", op, ErrProviderUnreachable)
+		return ProviderUnreachable("the sign-in service gave no usable answer to the %s", op)
 	}
 	var ne net.Error
 	var ue *url.Error
 	switch {
 	case ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("the sign-in service did not answer the %s in time: %w", op, ErrProviderUnreachable)
+		return ProviderUnreachable("the sign-in service did not answer the %s in time", op)
 	case errors.As(err, &ue):
-		return fmt.Errorf("the sign-in service could not be reached (%s): %w", shortNetError(ue.Err), ErrProviderUnreachable)
+		return ProviderUnreachable("the sign-in service could not be reached (%s)", shortNetError(ue.Err))
 	}
-	return fmt.Errorf("the sign-in service gave no usable answer to the %s: %w", op, ErrProviderUnreachable)
+	return ProviderUnreachable("the sign-in service gave no usable answer to the %s", op)
 }
 
 // oauthCode keeps an RFC 6749 error code if it looks like one.

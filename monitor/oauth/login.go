@@ -121,9 +121,9 @@ func Login(ctx context.Context, c Client, o LoginOptions) (*oauth2.Token, error)
 			var a answer
 			switch e := q.Get("error"); {
 			case e != "":
-				a.err = fmt.Errorf("the sign-in service refused the sign-in (%s): %w", sanitizeCode(e), credential.ErrSignInRequired)
+				a.err = credential.SignInRequired("the sign-in service refused the sign-in (%s)", sanitizeCode(e))
 			case q.Get("code") == "":
-				a.err = fmt.Errorf("the sign-in service sent no code: %w", credential.ErrSignInRequired)
+				a.err = credential.SignInRequired("the sign-in service sent no code")
 			default:
 				a.code = q.Get("code")
 			}
@@ -208,7 +208,7 @@ func DeviceLogin(ctx context.Context, c Client, o DeviceOptions) (*oauth2.Token,
 
 func withRefresh(tok *oauth2.Token) (*oauth2.Token, error) {
 	if tok.RefreshToken == "" {
-		return nil, fmt.Errorf("the sign-in service gave no refresh token, so smtpwatch could not keep the sign-in (ask for offline access: Microsoft's scope offline_access): %w", credential.ErrSignInRequired)
+		return nil, credential.SignInRequired("the sign-in service gave no refresh token, so smtpwatch could not keep the sign-in (ask for offline access: Microsoft's scope offline_access)")
 	}
 	return tok, nil
 }

@@ -1,10 +1,13 @@
 package probe
 
 import (
+	"errors"
 	"fmt"
-	"smtpwatch/monitor/human"
 	"strings"
 	"time"
+
+	"smtpwatch/monitor/credential"
+	"smtpwatch/monitor/human"
 )
 
 // conclude sets the verdict, the warnings, the message and the advice.
@@ -501,21 +504,26 @@ func explainSMTPAuthDisabled(w *why) (string, []string) {
 	return msg, w.adv
 }
 
-// signIn is the advice to sign in again, the way the account signs in:
-// "smtpwatch login NAME", or through the account's token helper.
-func (w *why) signIn() string {
+// signIn is the advice to sign in (again, when a sign-in was made before),
+// the way the account signs in: "smtpwatch login NAME", or through the
+// account's token helper.
+func (w *why) signIn(again bool) string {
+	verb := "Sign in"
+	if again {
+		verb = "Sign in again"
+	}
 	h := w.t.CredentialHint
 	switch {
 	case strings.HasPrefix(h, "smtpwatch login"):
-		return "Sign in again in the browser: " + h + " (add --device on a computer without a browser)."
+		return verb + " in the browser: " + h + " (add --device on a computer without a browser)."
 	case h != "":
-		return "Sign in again with your token helper (" + h + "), then check again."
+		return verb + " with your token helper (" + h + "), then check again."
 	}
 	name := w.t.Name
 	if name == "" {
 		name = "NAME"
 	}
-	return "Sign in again in the browser: smtpwatch login " + name + "."
+	return verb + " in the browser: smtpwatch login " + name + "."
 }
 
 func explainOAuthSignInRequired(w *why) (string, []string) {
@@ -524,7 +532,7 @@ func explainOAuthSignInRequired(w *why) (string, []string) {
 		who = " as " + w.t.Username
 	}
 	msg := "smtpwatch is not signed in to " + w.prov + who + ": " + w.detail + "."
-	w.add(w.signIn())
+	w.add(w.signIn(w.f == nil || !errors.Is(w.f.err, credential.ErrNotSignedIn)))
 	if w.t.Watching {
 		w.add("smtpwatch does not try again until you sign in; it notices the new sign-in by itself.")
 	}
@@ -537,7 +545,7 @@ func explainOAuthTokenRejected(w *why) (string, []string) {
 		who = w.t.Username
 	}
 	msg := "The server refused the access token for " + who + " (" + w.detail + ")."
-	w.add("Sign in again as " + who + " itself: a sign-in with another account gives a token the server refuses for this address. " + w.signIn())
+	w.add("Sign in again as " + who + " itself: a sign-in with another account gives a token the server refuses for this address. " + w.signIn(true))
 	switch w.t.OAuthProvider {
 	case ProviderMicrosoft:
 		w.add("For Microsoft 365, the mailbox needs Authenticated SMTP turned on, and the app registration the SMTP.Send permission (https://outlook.office.com/SMTP.Send).")

@@ -316,3 +316,14 @@ func HeldNote(a health.AccountStatus) string {
 	return "    The password is not tried again until it changes, so the account is not locked;\n" +
 		"    \"smtpwatch status --refresh\" tries it now.\n"
 }
+
+// NeedsSignIn reports whether the account waits for a new OAuth2 sign-in:
+// it has none, the provider refused it, or the server refused its token.
+// The tray offers "Sign in…" for such an account.
+func NeedsSignIn(a health.AccountStatus) bool {
+	switch a.Cause {
+	case probe.CauseOAuthSignInRequired, probe.CauseOAuthTokenRejected:
+		return a.State == health.Failing || a.State == health.Starting || a.Pending != ""
+	}
+	return false
+}
