@@ -68,6 +68,10 @@ type Options struct {
 	SlowDelay time.Duration
 	// Clock tells the time for tokens' iat and exp; nil means time.Now.
 	Clock func() time.Time
+	// QuoteTokens makes the token endpoint's errors quote the refresh
+	// token or code it was sent, in error_description, as a careless
+	// provider might: for tests that no output ever holds it.
+	QuoteTokens bool
 }
 
 // Provider is a running fake identity provider. Its methods are safe for
@@ -432,7 +436,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		}
 		p.mu.Unlock()
 		if !ok {
-			oauthError(w, http.StatusBadRequest, "invalid_grant")
+			desc := "fake provider: invalid_grant"
+			if p.o.QuoteTokens {
+				desc = "AADSTS70000: the refresh token " + rt + " was revoked"
+			}
+			writeError(w, http.StatusBadRequest, "invalid_grant", desc)
 			return
 		}
 		p.issue(w, user, rt)
@@ -477,9 +485,13 @@ func (p *Provider) issue(w http.ResponseWriter, user, old string) {
 }
 
 func oauthError(w http.ResponseWriter, status int, code string) {
+	writeError(w, status, code, "fake provider: "+code)
+}
+
+func writeError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": "fake provider: " + code})
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -281,11 +281,14 @@ func TestQuotedTokenIsRedacted(t *testing.T) {
 	tok := idp.AccessToken(user, time.Hour) // short enough to be quoted whole on a reply line
 	line := base64.StdEncoding.EncodeToString([]byte("user=" + user + "\x01auth=Bearer " + tok + "\x01\x01"))
 	sig := tok[strings.LastIndexByte(tok, '.')+1:]
+	// The token base64-encoded at the two other alignments a line can give
+	// it.
+	b1, b2 := base64.StdEncoding.EncodeToString([]byte("x"+tok)), base64.StdEncoding.EncodeToString([]byte("xy"+tok))
 	for _, mech := range []string{"XOAUTH2", "OAUTHBEARER"} {
 		srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{}), Mechanisms: []string{mech}, MaxLineLength: 12288,
 			Tokens: func(u, got string) error {
 				return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8},
-					Message: fmt.Sprintf("bad token %s (%s...) sig=%s line=%s", got, got[:40], sig[:20], line[:30])}
+					Message: fmt.Sprintf("bad token b1=%s b2=%s xo=%s sig=%s line=%s (%s...) %s", b1[8:48], b2[8:48], line[60:100], sig[:20], line[:30], got[:40], got)}
 			}})
 		log, logs := debugLog()
 		d := f.deps()
@@ -295,7 +298,8 @@ func TestQuotedTokenIsRedacted(t *testing.T) {
 			t.Fatalf("%s: cause %s reply %+v", mech, r.Cause, r.SMTP)
 		}
 		assertNoSecret(t, r, logs.String(), map[string]string{
-			"token": tok, "token's first 40": tok[:40], "signature": sig[:20], "XOAUTH2 line": line[:30], "payload piece": strings.Split(tok, ".")[1][:30],
+			"token": tok, "token's first 40": tok[:40], "signature": sig[:20], "payload piece": strings.Split(tok, ".")[1][:30],
+			"XOAUTH2 line, where the token is": line[60:100], "base64 at offset 1": b1[8:48], "base64 at offset 2": b2[8:48],
 		})
 	}
 }

@@ -71,6 +71,17 @@ func (s *secrets) password(user, pass string) {
 // it are registered when they are sent (see sent).
 func (s *secrets) token(tok string) {
 	s.addPlain(tok)
+	// The token inside any base64 line, at each of the three alignments
+	// base64 can give it (what precedes it in the line decides which): a
+	// server may quote the XOAUTH2 or OAUTHBEARER line, or another
+	// encoding of the token, in part. The first and last characters mix
+	// with their neighbours and are left out.
+	for pad := range 3 {
+		enc := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("\x00", pad) + tok))
+		if len(enc) > 12 {
+			s.addEncoded(enc[4 : len(enc)-4])
+		}
+	}
 	for part := range strings.SplitSeq(tok, ".") {
 		// base64url's "-" and "_" end a run of base64 characters; each
 		// piece is a form of its own.
