@@ -77,6 +77,32 @@ func runWith(t *testing.T, env []string, args ...string) run {
 	return r
 }
 
+// startDaemonWith starts `smtpwatch run --headless` on files with env
+// (and XDG_RUNTIME_DIR) and waits until its API answers; the test's
+// cleanup kills it if it still runs.
+func startDaemonWith(t *testing.T, files daemonFiles, env []string) *daemon {
+	t.Helper()
+	d := &daemon{files: files, out: &syncBuffer{}, done: make(chan struct{})}
+	d.cmd = exec.Command(smtpwatchBin(t), "run", "--headless", "--config", files.config, "--socket", files.socket)
+	d.cmd.Env = append(append([]string(nil), env...), "XDG_RUNTIME_DIR="+files.runDir)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		if !d.exited() {
+			d.cmd.Process.Kill()
+			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("smtpwatch run output (last 40 lines):\n%s", tail(d.out.String(), 40))
+		}
+	})
+	d.waitReady(t)
+	return d
+}
+
 // secretTool runs secret-tool in the keyring's environment.
 func secretTool(t *testing.T, kr *keyringtest.Keyring, stdin string, args ...string) string {
 	t.Helper()
@@ -160,21 +186,7 @@ timeout = "10s"
 	}
 
 	// The daemon, held at the refusal.
-	d := &daemon{files: files, out: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(smtpwatchBin(t), "run", "--headless", "--config", files.config, "--socket", files.socket)
-	d.cmd.Env = append(env, "XDG_RUNTIME_DIR="+files.runDir)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		if !d.exited() {
-			d.cmd.Process.Kill()
-			<-d.done
-		}
-	})
-	d.waitReady(t)
+	d := startDaemonWith(t, files, env)
 	events := followEvents(t, files.socket)
 	d.waitStatus(t, e, "the refused token", time.Now(), 30*time.Second, accountIs(account, "failing", "oauth_token_rejected"))
 	deadline := time.Now().Add(10 * time.Second)

@@ -173,6 +173,11 @@ func classifyOAuth(ctx context.Context, rp *Reply, err error, status *oauthStatu
 		f.cause = CauseAuthTemporaryFailure
 	case rp.Code == 504 || rp.Code == 502 || rp.EnhancedCode == "5.5.4":
 		f.cause = CauseAuthUnsupported
+	case rp.Code == 500 || rp.Code == 501:
+		// The command itself was refused ("500 5.5.2 Line too long"), not
+		// the token.
+		f.cause = CauseProtocolError
+		f.detail = "the server did not take the sign-in command: " + rp.String()
 	case rp.Code == 530 || rp.Code == 538:
 		f.cause = CauseAuthUnsupported
 		f.detail = rp.String() + " (the server wants encryption first)"

@@ -89,6 +89,8 @@ func TestProbeOAuth(t *testing.T) {
 			}},
 		{name: "auth_temporary_failure (454) keeps its cause", cause: probe.CauseAuthTemporaryFailure, token: valid,
 			opts: smtptest.Options{AuthError: &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}}},
+		{name: "protocol_error: the command refused (500 Line too long)", cause: probe.CauseProtocolError, token: valid,
+			opts: smtptest.Options{AuthError: &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}}},
 		{name: "auth_unsupported: no OAuth mechanism offered", opts: smtptest.Options{Users: users, Mechanisms: []string{"PLAIN", "LOGIN"}},
 			token: valid, cause: probe.CauseAuthUnsupported, noToken: true, noAuth: true, adviceIs: `auth = "password"`},
 		{name: "auth_unsupported: the forced mechanism is not offered", opts: smtptest.Options{Mechanisms: []string{"OAUTHBEARER"}},
