@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"smtpwatch/monitor/credential"
+	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/oauth"
 	"smtpwatch/monitor/oauthtest"
+	"smtpwatch/monitor/probe"
 	"smtpwatch/monitor/smtptest"
 )
 
@@ -293,5 +295,31 @@ oauth_token_url = %q
 		if strings.Contains(out.String()+errb.String(), s) {
 			t.Error("a token is printed")
 		}
+	}
+}
+
+// After the sign-in, a running daemon is asked to check the account at
+// once, and its verdict is said.
+func TestLoginAsksTheDaemon(t *testing.T) {
+	now := time.Now()
+	ok := probe.Result{Name: "work", Status: probe.StatusOK, Cause: probe.CauseOK, CheckedAt: now}
+	eng := &statusEngine{status: health.Status{State: health.Failing, Accounts: []health.AccountStatus{
+		{Name: "work", State: health.Failing, Cause: probe.CauseOAuthSignInRequired, AuthLocked: true, Last: &ok}}}}
+	sock := startDaemonAPI(t, eng)
+	b := newLoginBed(t, "")
+	a := b.app(b.consent(loginUser))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if code := a.main(ctx, []string{"login", "--config", b.cfg, "--socket", sock, "work"}); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, b.stdout.String(), b.stderr.String())
+	}
+	eng.mu.Lock()
+	checks := eng.checks
+	eng.mu.Unlock()
+	if len(checks) != 1 || checks[0] != "work" {
+		t.Errorf("the daemon was asked to check %q", checks)
+	}
+	if !strings.Contains(b.stdout.String(), "The running smtpwatch checked work: OK.") {
+		t.Errorf("output:\n%s", b.stdout.String())
 	}
 }

@@ -327,3 +327,33 @@ func TestSlowTokenEndsWithTheCheck(t *testing.T) {
 		t.Errorf("status %s cause %s, %d sign-ins", r.Status, r.Cause, srv.AuthAttempts.Load())
 	}
 }
+
+// An OAuth2 check costs the round trips of a password check, plus one when
+// the token is too long for the AUTH line (almost always: a JWT of a few
+// hundred bytes already is): 6, or 7.
+func TestOAuthRoundTrips(t *testing.T) {
+	f := newFixture(t)
+	idp := oauthtest.Start(t, oauthtest.Options{})
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  int32
+	}{
+		{"a token that fits the AUTH line", oauthtest.Sign(idp.Key(), map[string]any{"iss": idp.Issuer(), "email": user, "exp": time.Now().Add(time.Hour).Unix()}), 6},
+		{"a token as long as Microsoft's", idp.AccessToken(user, time.Hour) + "", 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{}), Tokens: idp.Check, Mechanisms: []string{"XOAUTH2"}, MaxLineLength: 12288})
+			var rt roundTrips
+			d := f.deps()
+			d.Dial = rt.dial
+			r := probe.Probe(context.Background(), f.oauthTarget(srv.Addr, func() (string, error) { return tc.token, nil }, nil), d)
+			if r.Cause != probe.CauseOK {
+				t.Fatalf("cause %s: %s", r.Cause, r.Message)
+			}
+			if n := rt.n.Load(); n != tc.want {
+				t.Errorf("%d round trips, want %d", n, tc.want)
+			}
+		})
+	}
+}
