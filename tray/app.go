@@ -80,6 +80,7 @@ type app struct {
 	stateDir   string
 	poll       time.Duration
 	signIn     func(ctx context.Context, account string, open func(string) error) error
+	canSignIn  func(account string) bool
 
 	// loop state: touched by run's goroutine only
 	policy    *policy
@@ -110,7 +111,7 @@ type statusResult struct {
 func newApp(o Options, log *slog.Logger, u ui, n notifier, open func(string) error) *app {
 	return &app{
 		src: o.Source, log: log, ui: u, notify: n, open: open, now: time.Now,
-		configPath: o.ConfigPath, logPath: o.LogPath, stateDir: o.StateDir, poll: pollEvery, signIn: o.SignIn,
+		configPath: o.ConfigPath, logPath: o.LogPath, stateDir: o.StateDir, poll: pollEvery, signIn: o.SignIn, canSignIn: o.CanSignIn,
 		signingIn: map[string]bool{},
 		policy:    newPolicy(), refresh: make(chan struct{}, 1), done: make(chan actionDone, 8),
 	}
@@ -224,7 +225,7 @@ func (a *app) render() {
 	default:
 		v = view(a.status, now)
 		if a.signIn != nil {
-			v = withSignIn(v, a.status, a.signingIn)
+			v = withSignIn(v, a.status, a.signingIn, a.canSignIn)
 		}
 	}
 	v.Checking = a.checking

@@ -33,7 +33,7 @@ func TestViewSignIn(t *testing.T) {
 		want  bool
 	}{{probe.CauseOAuthSignInRequired, true}, {probe.CauseOAuthTokenRejected, true}, {probe.CauseAuthRejected, false}, {probe.CauseOAuthProviderUnreachable, false}} {
 		st := signInStatus(tc.cause)
-		v := withSignIn(view(st, now), st, nil)
+		v := withSignIn(view(st, now), st, nil, nil)
 		var texts []string
 		for _, l := range v.Lines {
 			texts = append(texts, l.Text)
@@ -44,9 +44,13 @@ func TestViewSignIn(t *testing.T) {
 		}
 	}
 	st := signInStatus(probe.CauseOAuthSignInRequired)
-	v := withSignIn(view(st, now), st, map[string]bool{"work": true})
+	v := withSignIn(view(st, now), st, map[string]bool{"work": true}, nil)
 	if l := v.Lines[2]; !strings.HasPrefix(l.Text, "Signing in to Work…") || l.Action != actionNone {
 		t.Errorf("while signing in: %+v", l)
+	}
+	// An account whose tokens come from a helper: no line.
+	if v := withSignIn(view(st, now), st, nil, func(a string) bool { return a != "work" }); len(v.Lines) != 2 {
+		t.Errorf("a helper's account got a sign-in line: %+v", v.Lines)
 	}
 }
 

@@ -77,6 +77,11 @@ type Options struct {
 	// NAME` runs), opening the browser with open, and blocks until it is
 	// done or ctx ends. nil: the menu offers no "Sign in…".
 	SignIn func(ctx context.Context, account string, open func(url string) error) error
+	// CanSignIn reports whether SignIn can sign the account in (it signs
+	// in with smtpwatch's own OAuth2 sign-in, not a token helper); asked
+	// only for an account that waits for a sign-in. nil: every such
+	// account.
+	CanSignIn func(account string) bool
 }
 
 // ErrUnavailable means there is no desktop to show a tray in (no session

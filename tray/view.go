@@ -107,15 +107,16 @@ func signingInLabel(name string) string {
 }
 
 // withSignIn adds a "Sign in…" line under each account of st that waits
-// for an OAuth2 sign-in, for a tray that can run one; busy names the
-// accounts whose sign-in runs now (their line says so, disabled).
-func withSignIn(v trayView, st health.Status, busy map[string]bool) trayView {
+// for an OAuth2 sign-in and that can (nil can: every one), for a tray that
+// can run one; busy names the accounts whose sign-in runs now (their line
+// says so, disabled).
+func withSignIn(v trayView, st health.Status, busy map[string]bool, can func(string) bool) trayView {
 	var lines []menuLine
 	names := report.DisplayNames(st.Accounts)
 	for _, l := range v.Lines {
 		lines = append(lines, l)
 		for i, a := range st.Accounts {
-			if l.Account != a.Name || l.Action != actionReport || !report.NeedsSignIn(a) {
+			if l.Account != a.Name || l.Action != actionReport || !report.NeedsSignIn(a) || (can != nil && !can(a.Name)) {
 				continue
 			}
 			sl := menuLine{Text: signInLabel(names[i]), Tooltip: "Open the browser to sign " + a.Name + " in again (smtpwatch login " + a.Name + ")",

@@ -200,6 +200,17 @@ func (a *app) traySignIn(path string, log *slog.Logger) func(context.Context, st
 	}
 }
 
+// traySignsIn is the tray's CanSignIn: whether the account of the config at
+// path signs in with smtpwatch's own OAuth2 sign-in (not a token helper).
+// The file is read each time: it is asked only for an account that waits
+// for a sign-in.
+func traySignsIn(path string) func(string) bool {
+	return func(name string) bool {
+		_, _, err := loginAccount(path, name)
+		return err == nil
+	}
+}
+
 // loginError says why a sign-in failed, with what to do.
 func loginError(err error, acct config.Account) string {
 	msg := "sign-in of " + acct.Name + " failed: " + err.Error()

@@ -323,3 +323,15 @@ func TestLoginAsksTheDaemon(t *testing.T) {
 		t.Errorf("output:\n%s", b.stdout.String())
 	}
 }
+
+// The tray offers "Sign in…" only for accounts that sign in with
+// smtpwatch's own sign-in, not a token helper's or a password's.
+func TestTraySignsIn(t *testing.T) {
+	b := newLoginBed(t, "")
+	can := traySignsIn(b.cfg)
+	for name, want := range map[string]bool{"work": true, "helper": false, "pw": false, "nosuch": false} {
+		if got := can(name); got != want {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+}

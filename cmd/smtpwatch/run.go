@@ -103,7 +103,7 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	if !f.headless {
 		trayErr = tray.Run(ctx, tray.Options{
 			Source: localSource{d.Engine()}, ConfigPath: path, LogPath: d.LogPath(), StateDir: d.StateDir(), Logger: logger,
-			SignIn: a.traySignIn(path, logger),
+			SignIn: a.traySignIn(path, logger), CanSignIn: traySignsIn(path),
 		})
 	}
 	switch {
@@ -152,7 +152,7 @@ func (a *app) trayClient(ctx context.Context, args []string) int {
 	}
 	defer c.Close()
 	err = tray.Run(ctx, tray.Options{Source: c, ConfigPath: path, LogPath: filepath.Join(stateDir, "smtpwatch.log"), StateDir: stateDir, Logger: logger,
-		SignIn: a.traySignIn(path, logger)})
+		SignIn: a.traySignIn(path, logger), CanSignIn: traySignsIn(path)})
 	if errors.Is(err, tray.ErrUnavailable) {
 		return a.fail("no desktop session to show a tray icon in")
 	}
