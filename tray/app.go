@@ -30,9 +30,11 @@ const (
 	backoffMin = time.Second
 	backoffMax = 30 * time.Second
 	// callTimeout bounds a status fetch, a pause or a resume; checkTimeout
-	// a "Check now" (a probe has its own 30 s timeout).
-	callTimeout  = 10 * time.Second
-	checkTimeout = 2 * time.Minute
+	// a "Check now" (a probe has its own 30 s timeout); signInTimeout a
+	// sign-in, where a person types a password.
+	callTimeout   = 10 * time.Second
+	checkTimeout  = 2 * time.Minute
+	signInTimeout = 10 * time.Minute
 	// notifyQueue is how many notifications may wait for delivery.
 	notifyQueue = 16
 )
@@ -78,6 +80,8 @@ type app struct {
 	logPath    string
 	stateDir   string
 	poll       time.Duration
+	signIn     func(ctx context.Context, account string, open func(string) error) error
+	canSignIn  func(account string) bool
 
 	// loop state: touched by run's goroutine only
 	told      shownIDs // notifications shown, by ID
@@ -86,7 +90,8 @@ type app struct {
 	have      bool // a status has arrived
 	shown     trayView
 	checking  bool
-	quit      bool // the person picked Quit
+	signingIn map[string]bool // accounts whose sign-in runs
+	quit      bool            // the person picked Quit
 
 	wg      sync.WaitGroup
 	refresh chan struct{} // asks the fetcher for a new status; holds one request
@@ -94,8 +99,9 @@ type app struct {
 }
 
 type actionDone struct {
-	what string
-	err  error
+	what    string
+	account string // for "sign in"
+	err     error
 }
 
 type statusResult struct {
@@ -106,8 +112,9 @@ type statusResult struct {
 func newApp(o Options, log *slog.Logger, u ui, n notifier, open func(string) error) *app {
 	return &app{
 		src: o.Source, log: log, ui: u, notify: n, open: open, now: time.Now,
-		configPath: o.ConfigPath, logPath: o.LogPath, stateDir: o.StateDir, poll: pollEvery,
-		refresh: make(chan struct{}, 1), done: make(chan actionDone, 8),
+		configPath: o.ConfigPath, logPath: o.LogPath, stateDir: o.StateDir, poll: pollEvery, signIn: o.SignIn, canSignIn: o.CanSignIn,
+		signingIn: map[string]bool{},
+		refresh:   make(chan struct{}, 1), done: make(chan actionDone, 8),
 	}
 }
 
@@ -163,6 +170,16 @@ func (a *app) run(ctx context.Context, clicks <-chan click) error {
 			if d.what == "check" {
 				a.checking = false
 				a.render()
+			}
+			if d.what == "sign in" {
+				delete(a.signingIn, d.account)
+				a.render()
+				if d.err != nil && ctx.Err() == nil {
+					select {
+					case notes <- signInFailed(d.account, d.err):
+					default:
+					}
+				}
 			}
 			if d.err != nil && ctx.Err() == nil {
 				a.log.Warn("tray: "+d.what, "err", d.err)
@@ -221,6 +238,9 @@ func (a *app) render() {
 		v = trayView{Icon: health.Starting, Tooltip: "smtpwatch — starting…", PauseLabel: pauseLabel}
 	default:
 		v = view(a.status, now)
+		if a.signIn != nil {
+			v = withSignIn(v, a.status, a.signingIn, a.canSignIn)
+		}
 	}
 	v.Checking = a.checking
 	a.shown = v
@@ -262,6 +282,8 @@ func (a *app) onClick(ctx context.Context, c click) {
 			return
 		}
 		switch l := a.shown.Lines[c.line]; l.Action {
+		case actionSignIn:
+			a.startSignIn(ctx, l.Account)
 		case actionSettings:
 			a.do(ctx, "open settings", callTimeout, func(context.Context) error { return a.openSettings() })
 		case actionReport:
@@ -270,6 +292,31 @@ func (a *app) onClick(ctx context.Context, c click) {
 			a.do(ctx, "report", checkTimeout, func(ctx context.Context) error { return a.openReport(ctx, acct) })
 		}
 	}
+}
+
+// startSignIn runs the account's OAuth2 sign-in off the loop, then checks
+// the account, so that the icon turns as soon as the sign-in is kept. One
+// sign-in per account at a time; its line says it runs.
+func (a *app) startSignIn(ctx context.Context, account string) {
+	if a.signIn == nil || a.signingIn[account] {
+		return
+	}
+	a.signingIn[account] = true
+	a.render()
+	a.log.Info("tray: signing in", "account", account)
+	a.spawn(func() {
+		sctx, cancel := context.WithTimeout(ctx, signInTimeout)
+		err := a.signIn(sctx, account, a.open)
+		if err == nil {
+			a.log.Info("tray: signed in; checking", "account", account)
+			_, err = a.src.Check(sctx, account)
+		}
+		cancel()
+		select {
+		case a.done <- actionDone{what: "sign in", account: account, err: err}:
+		case <-ctx.Done():
+		}
+	})
 }
 
 // openSettings writes the commented template if the config file is
@@ -384,7 +431,7 @@ func (a *app) do(ctx context.Context, what string, timeout time.Duration, fn fun
 		err := fn(actx)
 		cancel()
 		select {
-		case a.done <- actionDone{what, err}:
+		case a.done <- actionDone{what: what, err: err}:
 		case <-ctx.Done():
 		}
 	})

@@ -262,6 +262,11 @@ type harness struct {
 }
 
 func start(t *testing.T, st health.Status) *harness {
+	return startWith(t, st, nil)
+}
+
+// startWith is start with the options changed by opts first.
+func startWith(t *testing.T, st health.Status, opts func(*Options)) *harness {
 	h := &harness{
 		t: t, src: &fakeSource{st: st}, ui: &fakeUI{}, notes: &fakeNotifier{}, opener: &opener{},
 		clicks: make(chan click), done: make(chan error, 1), dir: t.TempDir(),
@@ -269,6 +274,9 @@ func start(t *testing.T, st health.Status) *harness {
 	o := Options{
 		Source: h.src, ConfigPath: filepath.Join(h.dir, "config", "config.toml"),
 		LogPath: filepath.Join(h.dir, "smtpwatch.log"), StateDir: filepath.Join(h.dir, "state"),
+	}
+	if opts != nil {
+		opts(&o)
 	}
 	h.app = newApp(o, slog.New(slog.DiscardHandler), h.ui, h.notes, h.opener.open)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"smtpwatch/icons"
@@ -44,6 +45,20 @@ func fromDecision(n health.Notification) notification {
 	}
 	return notification{Title: n.Title, Body: n.Body, Icon: n.Icon, Key: n.Key, Urgency: u}
 }
+
+// signInFailed is the notification of a "Sign in…" that did not complete:
+// a person who clicked it waits for the browser, and must hear why not.
+// It is the tray's own: the person asked here, so it is said here.
+func signInFailed(account string, err error) notification {
+	return notification{
+		Title: "Signing " + account + " in did not complete",
+		Body:  truncate(firstLine(err.Error()), maxSignInBody),
+		Icon:  health.Failing, Key: "signin:" + strings.ToLower(account), Urgency: urgencyNormal,
+	}
+}
+
+// maxSignInBody bounds signInFailed's body, as notify bounds the others.
+const maxSignInBody = 360
 
 // shownLimit bounds the notification IDs the tray remembers having shown.
 const shownLimit = 256

@@ -11,7 +11,9 @@
 // "1 hour" / "Until tomorrow" (the next 08:00; it pauses the source's
 // checks, and so its alarms, as `smtpwatch pause` does), "Resume checks",
 // "Open settings" (written from the commented template when missing),
-// "Open log", "Quit". Whether checks are paused is read from the source's
+// "Open log", "Quit"; under an account that waits for an OAuth2 sign-in,
+// "Sign in to NAME…", which runs the sign-in of `smtpwatch login` in the
+// browser and then checks the account. Whether checks are paused is read from the source's
 // status, never kept here: `smtpwatch pause` and `smtpwatch resume` from a
 // terminal show in the menu as the menu's own entries do.
 //
@@ -76,6 +78,15 @@ type Options struct {
 	StateDir string
 	// Logger gets the tray's few lines; nil discards them.
 	Logger *slog.Logger
+	// SignIn runs the OAuth2 sign-in of an account (what `smtpwatch login
+	// NAME` runs), opening the browser with open, and blocks until it is
+	// done or ctx ends. nil: the menu offers no "Sign in…".
+	SignIn func(ctx context.Context, account string, open func(url string) error) error
+	// CanSignIn reports whether SignIn can sign the account in (it signs
+	// in with smtpwatch's own OAuth2 sign-in, not a token helper); asked
+	// only for an account that waits for a sign-in. nil: every such
+	// account.
+	CanSignIn func(account string) bool
 }
 
 // ErrUnavailable means there is no desktop to show a tray in (no session

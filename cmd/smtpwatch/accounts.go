@@ -130,6 +130,10 @@ func passwordWords(acc config.Account) string {
 		return "password_command"
 	case config.CredentialEnv:
 		return "$" + acc.Credential.Env
+	case config.CredentialOAuth:
+		return "OAuth2 sign-in (smtpwatch login " + acc.Name + ")"
+	case config.CredentialTokenCommand:
+		return "OAuth2 token from oauth_token_command"
 	}
 	return "none"
 }

@@ -196,6 +196,19 @@ var helpTable = map[string]commandHelp{
 		About:    "Lists the accounts of the config file: server, user, where the password comes from, and how each is doing when a daemon runs.",
 		Examples: []string{"smtpwatch accounts", "smtpwatch accounts --json"},
 	},
+	"login": {
+		About: "Signs the account NAME (auth = \"oauth2\": Microsoft 365, Outlook.com, Gmail) in with OAuth2:\n" +
+			"opens the provider's sign-in page in your browser (the address is printed too), and keeps\n" +
+			"the sign-in in the OS keyring; a running smtpwatch checks the account at once. --device\n" +
+			"signs in on another device with a code, for computers without a browser (Microsoft;\n" +
+			"Google refuses mail access that way). Builds without a client id need your own app\n" +
+			"registration: see the README, \"Sign in with OAuth2\".",
+		Examples: []string{"smtpwatch login work", "smtpwatch login --device work"},
+	},
+	"logout": {
+		About:    "Removes the OAuth2 sign-in of the account NAME from the OS keyring.",
+		Examples: []string{"smtpwatch logout work"},
+	},
 }
 
 // verbCommands are the commands whose first argument is an action; their

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"smtpwatch/monitor/credential"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -37,6 +39,11 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	logger         *slog.Logger
+	// openURL opens a URL in the system browser (login); nil is the
+	// system's opener (openBrowser).
+	openURL func(string) error
+	// grants keeps OAuth2 sign-ins; nil is the OS keyring.
+	grants credential.GrantStore
 }
 
 func run(args []string) int {
@@ -69,6 +76,8 @@ Usage:
   smtpwatch remove NAME             stop watching an account (and forget its password)
   smtpwatch import thunderbird|msmtp  add the accounts another mail program uses
   smtpwatch notify test [NAME]      send a test alert through each [[notify]] channel
+  smtpwatch login NAME [--device]   sign in with OAuth2 (Microsoft 365, Outlook.com, Gmail)
+  smtpwatch logout NAME             remove that sign-in
   smtpwatch init                    write a commented config file to fill in
   smtpwatch version
 
@@ -82,6 +91,7 @@ var commands = map[string]bool{
 	"history": true, "service": true, "presets": true, "password": true, "init": true, "version": true,
 	"add": true, "import": true, "remove": true, "accounts": true,
 	"notify": true,
+	"login":  true, "logout": true,
 }
 
 func (a *app) main(ctx context.Context, args []string) int {
@@ -116,6 +126,10 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.password(ctx, rest)
 	case "notify":
 		return a.notifyCmd(ctx, rest)
+	case "login":
+		return a.login(ctx, rest)
+	case "logout":
+		return a.logout(rest)
 	case "init":
 		return a.init(rest)
 	case "add":

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -108,18 +107,6 @@ func TestManagedDaemonFailures(t *testing.T) {
 	if err := stuck.Stop(nil); err == nil || time.Since(began) > 5*time.Second {
 		t.Errorf("Stop of a daemon that does not end: %v after %v", err, time.Since(began))
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
 }
 
 // eventLog records what would go to the Event Log.

@@ -104,6 +104,7 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	if !f.headless {
 		trayErr = tray.Run(ctx, tray.Options{
 			Source: localSource{d}, ConfigPath: path, LogPath: d.LogPath(), StateDir: d.StateDir(), Logger: logger,
+			SignIn: a.traySignIn(path, logger), CanSignIn: traySignsIn(path),
 		})
 	}
 	switch {
@@ -151,7 +152,8 @@ func (a *app) trayClient(ctx context.Context, args []string) int {
 		return a.fail("%v", err)
 	}
 	defer c.Close()
-	err = tray.Run(ctx, tray.Options{Source: c, ConfigPath: path, LogPath: filepath.Join(stateDir, "smtpwatch.log"), StateDir: stateDir, Logger: logger})
+	err = tray.Run(ctx, tray.Options{Source: c, ConfigPath: path, LogPath: filepath.Join(stateDir, "smtpwatch.log"), StateDir: stateDir, Logger: logger,
+		SignIn: a.traySignIn(path, logger), CanSignIn: traySignsIn(path)})
 	if errors.Is(err, tray.ErrUnavailable) {
 		return a.fail("no desktop session to show a tray icon in")
 	}

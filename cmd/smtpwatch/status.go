@@ -136,9 +136,8 @@ func statusText(st health.Status, now time.Time) string {
 	var attention []string
 	for i, acc := range st.Accounts {
 		b.WriteString(accountLine(acc, names[i], now) + "\n")
-		if acc.AuthLocked {
-			b.WriteString("    The password is not tried again until it changes, so the account is not locked;\n" +
-				"    \"smtpwatch status --refresh\" tries it now.\n")
+		if note := report.HeldNote(acc); note != "" {
+			b.WriteString(note)
 		}
 		if acc.State == health.Failing || acc.State == health.Degraded {
 			attention = append(attention, acc.Name)

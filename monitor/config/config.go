@@ -103,7 +103,10 @@ type Account struct {
 	Port     int
 	Security probe.Security
 
-	Username   string
+	Username string
+	// Auth is how the account signs in; Credential where its password or
+	// access token comes from.
+	Auth       AuthMethod
 	Credential Credential
 
 	From string // envelope check sender; From and Rcpt are both set or both ""
@@ -143,6 +146,7 @@ type SettingsKey struct {
 	Port                           int
 	Security                       probe.Security
 	Username                       string
+	Auth                           AuthMethod
 	Credential                     CredentialKey
 	From, Rcpt, EHLOName, CAFile   string
 	CADigest                       [32]byte
@@ -160,7 +164,7 @@ type SettingsKey struct {
 func (a Account) Key() SettingsKey {
 	return SettingsKey{
 		Name: a.Name, Preset: a.Preset, Provider: a.Provider, Server: a.Server, Port: a.Port,
-		Security: a.Security, Username: a.Username, Credential: a.Credential.Key(),
+		Security: a.Security, Username: a.Username, Auth: a.Auth, Credential: a.Credential.Key(),
 		From: a.From, Rcpt: a.Rcpt, EHLOName: a.EHLOName, CAFile: a.CAFile, CADigest: a.CADigest,
 		TLSSkipVerify: a.TLSSkipVerify, AllowPlaintextAuth: a.AllowPlaintextAuth, Enabled: a.Enabled,
 		Interval: a.Interval, AuthInterval: a.AuthInterval, Timeout: a.Timeout, SlowThreshold: a.SlowThreshold,
@@ -196,6 +200,7 @@ func (a Account) Target() probe.Target {
 		SlowThreshold:      a.SlowThreshold,
 		CredentialHint:     a.Hint(),
 		AppPasswordURL:     a.appPasswordURL(),
+		OAuthProvider:      a.Credential.OAuth.Provider,
 	}
 }
 

@@ -425,8 +425,12 @@ func (d *decoder) account(s scope, p toml.Primitive, m map[string]any, defaults 
 		return strings.Compare(a, b)
 	})
 	s.keys(written, &t)
+	settings := t.settings()
+	if scopes := s.strings("oauth_scopes", t.OAuthScopes, func(string) error { return nil }); t.OAuthScopes.set {
+		settings.OAuthSettings.Scopes = &scopes
+	}
 
-	a, probs := Resolve(name, t.settings(), defaults, Origin{
+	a, probs := Resolve(name, settings, defaults, Origin{
 		File: d.file, Dir: d.dir,
 		Line: func(key string) int {
 			if key == "" {
@@ -436,8 +440,8 @@ func (d *decoder) account(s scope, p toml.Primitive, m map[string]any, defaults 
 		},
 	})
 	s.problems(probs)
-	if a.Credential.Source == CredentialCommand {
-		d.commandSafe(s, "password_command")
+	if cmdKey := map[CredentialSource]string{CredentialCommand: "password_command", CredentialTokenCommand: "oauth_token_command"}[a.Credential.Source]; cmdKey != "" {
+		d.commandSafe(s, cmdKey)
 	}
 	if a.Credential.Source != CredentialNone {
 		a.Credential.Untrusted = d.untrusted

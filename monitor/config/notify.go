@@ -305,9 +305,24 @@ func (f *tomlStrings) given() bool { return f.set || f.bad != nil }
 
 func (f *tomlStrings) problem(key string) string {
 	if f.bad != nil {
-		return `want a list of strings, like ["a", "b"], got ` + describe(key, f.bad)
+		return "want a list of strings in quotes, like " + listExample(key) + ", got " + describe(key, f.bad)
 	}
 	return ""
+}
+
+// listExample is a list key's example value, for messages.
+func listExample(key string) string {
+	switch key {
+	case "oauth_scopes":
+		return `["https://mail.google.com/"]`
+	case "accounts":
+		return `["charter", "work"]`
+	case "on":
+		return `["failing", "recovered"]`
+	case "targets":
+		return `["smtp.example.com:587"]`
+	}
+	return `["a", "b"]`
 }
 
 // strings checks the items of a list key and returns them; each wrong

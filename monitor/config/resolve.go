@@ -32,6 +32,7 @@ type Settings struct {
 	AllowPlaintextAuth *bool
 	Enabled            *bool
 
+	OAuthSettings
 	Schedule
 }
 
@@ -288,6 +289,7 @@ func Resolve(name string, s Settings, defaults Schedule, o Origin) (Account, []P
 	if a.Credential.Source != CredentialCommand {
 		a.Credential.Command = ""
 	}
+	probs = append(probs, resolveSignIn(&a, s, preset, hasPreset, credKeys, o)...)
 
 	// The envelope check needs both addresses.
 	switch {

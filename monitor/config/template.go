@@ -101,6 +101,21 @@ const Template = `# smtpwatch configuration
 #   password_command = "pass show mail/charter"   a command that prints it
 #                                (this file must then not be writable by others)
 #password_keyring = true
+# Or sign in with OAuth2 instead of a password, as Microsoft 365, Outlook.com
+# and Gmail allow (Outlook.com allows nothing else; the office365 and outlook
+# presets sign in this way unless a password source is set). Instead of the
+# password source, set:
+# auth = "oauth2"                 "password", "oauth2" or "none"
+# oauth_provider = "microsoft"    "microsoft", "google" or "custom"
+# then sign in once in the browser: smtpwatch login charter (--device on a
+# computer without a browser; Microsoft only). The sign-in is kept in the
+# system keyring. Optional, for your own app registration (see the README,
+# "Sign in with OAuth2"): oauth_client_id = "...", oauth_client_secret = "..."
+# (Google desktop apps), oauth_tenant = "organizations" (Microsoft),
+# oauth_scopes = ["..."]; and for "custom": oauth_auth_url = "https://...",
+# oauth_token_url = "https://...", oauth_device_url = "https://...".
+# Or let a token helper you already use print a fresh access token:
+# oauth_token_command = "oama access me@example.com"
 # Optional: also check that the server accepts this sender and recipient
 # (MAIL FROM / RCPT TO, then reset; no mail is ever sent). Set both or neither.
 #from = "me@charter.net"

@@ -21,6 +21,13 @@
 //     refusal in a row, at most 4 h; that too survives a restart.
 //   - Confirmation re-checks log in only when the failure they confirm is
 //     a failed login, and never during a back-off.
+//   - An OAuth2 account is held the same way when its sign-in is missing
+//     or refused (oauth_sign_in_required) or the server refused its token
+//     (oauth_token_rejected): no new try until the stored sign-in changes —
+//     which a runner notices at its next check, so `smtpwatch login` needs
+//     no restart. Access tokens come from one credential.TokenSource per
+//     account, which keeps them in memory and refreshes them before they
+//     expire.
 //
 // While a login verdict is held, checks that do not log in go on (the
 // connection and certificate are still watched) but cannot make the
@@ -33,12 +40,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"smtpwatch/monitor/config"
+	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/history"
 	"smtpwatch/monitor/probe"
@@ -88,6 +97,12 @@ type Options struct {
 	// OnProbe, if set, is told when each probe starts, with the time it was
 	// planned for: the scale benchmark measures schedule lag with it.
 	OnProbe func(account string, planned, started time.Time)
+	// Grants keeps the OAuth2 sign-ins of auth = "oauth2" accounts; nil is
+	// the OS keyring (credential.KeyringGrants).
+	Grants credential.GrantStore
+	// HTTP reaches the OAuth2 providers' token endpoints; nil is a client
+	// with the default transport.
+	HTTP *http.Client
 }
 
 // Engine watches the configured accounts. Its methods are safe for

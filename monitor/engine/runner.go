@@ -50,6 +50,9 @@ type runner struct {
 	// loginOK is when the server last accepted the current credential;
 	// zero after a refusal or a change of credential.
 	loginOK time.Time
+	// tokens gives the access tokens of an OAuth2 account with a stored
+	// sign-in; nil until needed, and after a settings change.
+	tokens *credential.TokenSource
 }
 
 // checkRequest asks the runner to check now.
@@ -139,6 +142,7 @@ func (r *runner) update(a config.Account, d probe.Deps) {
 	}
 	r.acct, r.deps, r.policy, r.needAuth = a, d, policyFor(r.e.cfg, a), true
 	r.h.Provider = a.Provider
+	r.tokens = nil
 	r.mu.Unlock()
 	if credChanged {
 		r.feed(health.Input{Kind: health.InputCredentialChanged})
@@ -317,12 +321,15 @@ func (r *runner) probe(ctx context.Context, o probeOpts, planned time.Time) (res
 	}
 	auth := false
 	var credErr error
+	var si config.SignIn
 	if acct.Credential.Source != config.CredentialNone {
 		t.SkipAuth = true
-		// While locked, the password is read at every check: a changed one
-		// is tried at once.
+		// While locked, the credential is read at every check: a changed
+		// password, or a new OAuth2 sign-in, is tried at once.
 		if lp.locked || (lp.due && lp.allowed) {
-			pw, err := acct.Password(ctx)
+			var err error
+			si, err = acct.ReadSignIn(ctx, r.tokenSource(acct))
+			pw := si.ID
 			login := false
 			switch {
 			case err != nil:
@@ -343,7 +350,8 @@ func (r *runner) probe(ctx context.Context, o probeOpts, planned time.Time) (res
 				login = true
 			}
 			if login {
-				t.Password, t.SkipAuth, auth = pw, false, true
+				si.Apply(&t)
+				t.SkipAuth, auth = false, true
 			}
 		}
 	}
@@ -369,11 +377,15 @@ func (r *runner) probe(ctx context.Context, o probeOpts, planned time.Time) (res
 	}
 
 	check := history.Check{Result: res, Auth: auth}
+	var rejected credential.Secret // the credential refused, as its source holds it now
 	if check.Login() {
 		check.Username = acct.Username
-		if res.Cause.IsCredentialRejection() && r.e.o.Store != nil {
-			// Computed only here: slow on purpose (see Fingerprinter).
-			check.Fingerprint = r.e.fp.Fingerprint(acct.Name, acct.Username, t.Password)
+		if res.Cause.IsCredentialRejection() {
+			rejected = si.After(ctx)
+			if r.e.o.Store != nil {
+				// Computed only here: slow on purpose (see Fingerprinter).
+				check.Fingerprint = r.e.fp.Fingerprint(acct.Name, acct.Username, rejected)
+			}
 		}
 	}
 	r.mu.Lock()
@@ -383,7 +395,11 @@ func (r *runner) probe(ctx context.Context, o probeOpts, planned time.Time) (res
 		// Log in again next time unless this login settled it.
 		r.needAuth = !res.AuthVerified && !res.Cause.IsCredentialRejection()
 		if res.Cause.IsCredentialRejection() {
-			r.rejected = r.memFingerprint(t.Password)
+			r.rejected = r.memFingerprint(rejected)
+		}
+		if res.Cause == probe.CauseOAuthTokenRejected && r.tokens != nil {
+			// A check the user asks for gets a fresh token, not this one.
+			r.tokens.Forget()
 		}
 		if res.AuthVerified {
 			r.loginOK = res.CheckedAt
@@ -407,6 +423,21 @@ func (r *runner) probe(ctx context.Context, o probeOpts, planned time.Time) (res
 	}
 	r.feed(health.Input{Kind: health.InputResult, Result: res, Auth: auth})
 	return res, auth, true
+}
+
+// tokenSource is the account's source of OAuth2 access tokens, made on
+// first use and kept (with the access token in its memory) until the
+// settings change; nil for accounts without a stored sign-in.
+func (r *runner) tokenSource(acct config.Account) *credential.TokenSource {
+	if acct.Credential.Source != config.CredentialOAuth {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tokens == nil {
+		r.tokens = acct.NewTokenSource(r.e.o.Grants, r.e.o.HTTP, r.e.log)
+	}
+	return r.tokens
 }
 
 // restoreLogins is how many of the last logins are read at start: enough
