@@ -127,11 +127,17 @@ func Login(ctx context.Context, c Client, o LoginOptions) (*oauth2.Token, error)
 			default:
 				a.code = q.Get("code")
 			}
+			w.Header().Set("Connection", "close")
 			if a.err != nil {
 				w.WriteHeader(http.StatusBadRequest)
 				fmt.Fprintf(w, pageFailed, html.EscapeString(a.err.Error()))
 			} else {
 				fmt.Fprint(w, pageOK)
+			}
+			// The page is on its way before the answer is: the sign-in
+			// ends with the listener, which must not cut the page off.
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
 			}
 			select {
 			case answers <- a:
@@ -142,7 +148,14 @@ func Login(ctx context.Context, c Client, o LoginOptions) (*oauth2.Token, error)
 	for _, l := range listeners {
 		go func() { _ = srv.Serve(l) }()
 	}
-	defer srv.Close()
+	defer func() {
+		// Let the browser's request finish its page, briefly.
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
 
 	if o.Show != nil {
 		o.Show(authURL)
