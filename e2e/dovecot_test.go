@@ -137,7 +137,7 @@ timeout = "15s"
 	// The access token expires; "status --refresh" signs in again.
 	time.Sleep(3 * time.Second) // past the 2 s the token lives: the point of the test
 	r := runWith(t, env, "status", "--refresh", "--json", "--socket", files.socket)
-	if r.Exit != exitOK || idp.Issued.Load() != 2 || strings.Count(events.String(), `"to":"failing"`) != 0 {
+	if r.Exit != exitOK || idp.Issued.Load() != 2 || countEvents(events.String(), "transition", `"to":"failing"`) != 0 {
 		t.Fatalf("after the token expired: %d tokens issued, events:\n%s\n%s", idp.Issued.Load(), events.String(), r)
 	}
 
@@ -147,8 +147,11 @@ timeout = "15s"
 	d.waitStatus(t, e, "the revoked sign-in", time.Now(), 30*time.Second, accountIs(account, "failing", "oauth_sign_in_required"))
 	refreshes := idp.Refreshes.Load()
 	time.Sleep(6 * time.Second) // three check intervals: the property is that nothing happens in them
-	if n := strings.Count(events.String(), `"to":"failing"`); n != 1 {
-		t.Errorf("%d events to failing, want exactly one:\n%s", n, events.String())
+	if n := countEvents(events.String(), "transition", `"to":"failing"`); n != 1 {
+		t.Errorf("%d transitions to failing, want exactly one:\n%s", n, events.String())
+	}
+	if n := countEvents(events.String(), "notification", `"topic":"sign_in_required"`); n != 1 {
+		t.Errorf("%d notifications to sign in, want exactly one:\n%s", n, events.String())
 	}
 	if !strings.Contains(events.String(), `"cause":"oauth_sign_in_required"`) || !strings.Contains(events.String(), "smtpwatch login "+account) {
 		t.Errorf("the event does not say to sign in:\n%s", events.String())
@@ -204,4 +207,16 @@ func TestDovecotOAuth2(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countEvents counts the events of the given kind in a Server-Sent Events
+// stream whose data holds want.
+func countEvents(stream, kind, want string) int {
+	n := 0
+	for _, block := range strings.Split(stream, "\n\n") {
+		if strings.Contains(block, "event: "+kind+"\n") && strings.Contains(block, want) {
+			n++
+		}
+	}
+	return n
 }
