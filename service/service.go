@@ -5,11 +5,21 @@
 //     desktop session, so the tray icon can show. Linux: a systemd user unit
 //     (WantedBy=default.target) when a user manager runs, else an XDG
 //     autostart entry; macOS: a LaunchAgent; Windows: a logon task.
-//   - System (--system, Linux and macOS): `smtpwatch run --headless` starts
-//     at boot, before anyone logs in, running as the user whose accounts it
-//     watches, and the tray client (`smtpwatch tray`) is registered for that
-//     user's logins. Both are given the same --socket, since a boot-time
-//     service has no per-session runtime directory.
+//   - System (--system): `smtpwatch run --headless` starts at boot, before
+//     anyone logs in, and the tray client (`smtpwatch tray`) is registered
+//     for logins. Both are given the same --socket, since a boot-time
+//     service has no per-session runtime directory. Linux and macOS: the
+//     daemon runs as the user whose accounts it watches (a hardened systemd
+//     unit, a SysV init script, a LaunchDaemon), the tray at that user's
+//     logins. Windows: a Windows service running as LocalService (delayed
+//     automatic start, restarted on failure, logging to the Event Log),
+//     whose API socket only the members of a group may open, and the tray
+//     at every member's logon.
+//
+// The files the OS reads (units, scripts, property lists, task XML,
+// security descriptors) are written by plain functions (units.go,
+// launchd.go, windows.go) that tests on Linux read back with the OS's own
+// tools or a real parser; the per-OS files only hand them to the OS.
 //
 // Install, Uninstall, Start, Stop and Status block until the OS tool they
 // run answers, and Start and Stop until the daemon answers on its socket or
@@ -27,6 +37,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -53,8 +64,12 @@ type Options struct {
 	// answer, StopWait how long Stop waits for it to end; 0 means
 	// DefaultStartWait and DefaultStopWait.
 	StartWait, StopWait time.Duration
-	// UserName is the account the system daemon runs as (system mode).
+	// UserName is the account the system daemon runs as (system mode, Linux
+	// and macOS; the Windows service runs as LocalServiceAccount).
 	UserName string
+	// Group is the group whose members may reach the system daemon's API
+	// and whose logons start the tray (system mode, Windows).
+	Group string
 	// Home and ConfigHome locate the user's autostart files; "" means the
 	// current user's (os.UserHomeDir, $XDG_CONFIG_HOME or ~/.config).
 	Home, ConfigHome string
@@ -126,15 +141,22 @@ func (o Options) check() error {
 	if o.ConfigPath == "" {
 		return errors.New("service: no config path")
 	}
-	if o.System && (o.UserName == "" || o.Socket == "") {
+	if o.System && runtime.GOOS != "windows" && (o.UserName == "" || o.Socket == "") {
 		return errors.New("service: a system install needs the user it runs as and a socket path")
 	}
-	return nil
+	if o.System && runtime.GOOS == "windows" && (o.Group == "" || o.Socket == "" || o.StateDir == "") {
+		return errors.New("service: a system install on Windows needs the group allowed to reach it (--group NAME), a socket path and a state directory")
+	}
+	return checkTemplateText(append([]string{o.Executable, o.ConfigPath, o.Socket, o.StateDir, o.UserName}, o.daemonArgs()...)...)
 }
 
-// daemonArgs are the arguments of the daemon the OS starts.
+// daemonArgs are the arguments of the daemon the OS starts; without a
+// config path (the unit the packages ship) it uses the user's default.
 func (o Options) daemonArgs() []string {
-	args := []string{"run", "--config", o.ConfigPath}
+	args := []string{"run"}
+	if o.ConfigPath != "" {
+		args = append(args, "--config", o.ConfigPath)
+	}
 	if o.System {
 		args = append(args, "--headless", "--socket", o.Socket)
 	}

@@ -3,75 +3,56 @@ package service
 import (
 	"errors"
 	"fmt"
-	"html"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	kservice "github.com/kardianos/service"
 )
 
 // Install registers a LaunchAgent (per user) or a LaunchDaemon running as
-// the user plus a LaunchAgent for the tray (system).
+// the user plus a LaunchAgent for the tray (system), with the property
+// lists of launchdJobs; their output goes to ~/Library/Logs/smtpwatch.
 func Install(o Options) (string, error) {
 	if err := o.check(); err != nil {
 		return "", err
 	}
-	s, err := o.kardianos(!o.System, kservice.KeyValue{"RunAtLoad": true, "KeepAlive": true})
+	u, err := user.Current()
+	if o.System {
+		u, err = user.Lookup(o.UserName)
+	}
+	if err != nil {
+		return "", fmt.Errorf("service: user: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	logs := launchdLogDir(u.HomeDir)
+	if err := os.MkdirAll(logs, 0o700); err != nil {
+		return "", fmt.Errorf("service: %w", err)
+	}
+	_ = os.Lchown(logs, uid, gid)
+	daemon, tray := o.launchdJobs(u.HomeDir)
+	s, err := o.kardianos(!o.System, kservice.KeyValue{"LaunchdConfig": daemon.plist()})
 	if err != nil {
 		return "", err
 	}
 	if err := s.Install(); err != nil {
 		return "", permission(fmt.Errorf("service: %w", err))
 	}
-	if !o.System {
-		return "LaunchAgent " + o.name() + ", started at login", nil
+	if tray == nil {
+		return "LaunchAgent " + o.name() + ", started at login (output in " + daemon.logPath() + ")", nil
 	}
-	p, err := o.writeTrayAgent()
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("LaunchDaemon %s (as %s) and the tray LaunchAgent %s", o.name(), o.UserName, p), nil
-}
-
-// writeTrayAgent writes the user's LaunchAgent for `smtpwatch tray`.
-func (o Options) writeTrayAgent() (string, error) {
-	u, err := user.Lookup(o.UserName)
-	if err != nil {
-		return "", fmt.Errorf("service: user %q: %w", o.UserName, err)
-	}
-	label := "com.smtpwatch." + o.name() + "-tray"
-	p := filepath.Join(u.HomeDir, "Library", "LaunchAgents", label+".plist")
-	var args strings.Builder
-	for _, a := range append([]string{o.Executable}, o.trayArgs()...) {
-		args.WriteString("\t\t<string>" + html.EscapeString(a) + "</string>\n")
-	}
-	plist := `<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0">
-<dict>
-	<key>Label</key><string>` + label + `</string>
-	<key>ProgramArguments</key>
-	<array>
-` + args.String() + `	</array>
-	<key>RunAtLoad</key><true/>
-	<key>LimitLoadToSessionType</key><string>Aqua</string>
-</dict>
-</plist>
-`
+	p := filepath.Join(u.HomeDir, "Library", "LaunchAgents", tray.Label+".plist")
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", fmt.Errorf("service: %w", err)
 	}
-	if err := os.WriteFile(p, []byte(plist), 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(tray.plist()), 0o644); err != nil {
 		return "", fmt.Errorf("service: %w", err)
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
 	_ = os.Lchown(p, uid, gid)
-	return p, nil
+	return fmt.Sprintf("LaunchDaemon %s (as %s) and the tray LaunchAgent %s", o.name(), o.UserName, p), nil
 }
 
 // installed asks launchd's files: a LaunchAgent per user, a LaunchDaemon
@@ -94,7 +75,7 @@ func installed(o Options) (Installation, error) {
 func remove(o Options) error {
 	if o.System {
 		if u, err := user.Lookup(o.UserName); err == nil {
-			_ = os.Remove(filepath.Join(u.HomeDir, "Library", "LaunchAgents", "com.smtpwatch."+o.name()+"-tray.plist"))
+			_ = os.Remove(filepath.Join(u.HomeDir, "Library", "LaunchAgents", o.trayLabel()+".plist"))
 		}
 	}
 	s, err := o.kardianos(!o.System, nil)
@@ -124,14 +105,21 @@ func managerState(o Options) string {
 	return ""
 }
 
-// managerLog: the LaunchAgent keeps no output file; the daemon's own log
-// is in its state directory.
+// managerLog is the job's output file, where launchd puts what the
+// daemon prints (~/Library/Logs/smtpwatch/NAME.log).
 func managerLog(o Options) (string, []string) {
-	if o.StateDir == "" {
+	home, err := o.home()
+	if o.System {
+		var u *user.User
+		if u, err = user.Lookup(o.UserName); err == nil {
+			home = u.HomeDir
+		}
+	}
+	if err != nil {
 		return "", nil
 	}
-	p := filepath.Join(o.StateDir, "smtpwatch.log")
-	return p, tail(p, logLines)
+	daemon, _ := o.launchdJobs(home)
+	return daemon.logPath(), tail(daemon.logPath(), logLines)
 }
 
 // startDetached is not used on macOS: launchd starts every install.

@@ -16,88 +16,6 @@ import (
 	kservice "github.com/kardianos/service"
 )
 
-// userUnit is the systemd user unit: kardianos's default says
-// WantedBy=multi-user.target, which a user manager never reaches, so the
-// daemon would never start at login.
-const userUnit = `[Unit]
-Description={{Description}}
-ConditionFileIsExecutable={{Path | cmdEscape}}
-
-[Service]
-ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}
-Restart=on-failure
-RestartSec=30
-
-[Install]
-WantedBy=default.target
-`
-
-// systemUnit is the boot-time unit: after the network, as the user.
-const systemUnit = `[Unit]
-Description={{Description}}
-ConditionFileIsExecutable={{Path | cmdEscape}}
-Wants=network-online.target
-After=network-online.target
-
-[Service]
-ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}
-{{if UserName}}User={{UserName}}
-{{end}}Restart=on-failure
-RestartSec=30
-
-[Install]
-WantedBy=multi-user.target
-`
-
-// sysvScript is the init script for machines without systemd. kardianos's
-// own ignores the user to run as; this one drops to the user with setpriv,
-// which execs (so the pid file is the daemon's) and sets HOME so the
-// daemon finds the user's state directory. The user and home are filled
-// in with fmt before kardianos renders the rest.
-const sysvScript = `#!/bin/sh
-### BEGIN INIT INFO
-# Provides:          {{DisplayName}}
-# Required-Start:    $network $remote_fs
-# Required-Stop:     $network $remote_fs
-# Default-Start:     2 3 4 5
-# Default-Stop:      0 1 6
-# Short-Description: {{DisplayName}}
-# Description:       {{Description}}
-### END INIT INFO
-
-cmd="{{Path}}{{range Arguments}} {{. | cmd}}{{end}}"
-name=$(basename $(readlink -f $0))
-pid_file="/var/run/$name.pid"
-log="/var/log/$name.log"
-
-is_running() {
-    [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null
-}
-
-case "$1" in
-    start)
-        if is_running; then echo "Running"; exit 0; fi
-        env HOME=%[2]q setpriv --reuid=%[1]q --regid=%[1]q --init-groups -- $cmd >> "$log" 2>&1 &
-        echo $! > "$pid_file"
-        sleep 1
-        if is_running; then echo "Running"; else echo "Unable to start, see $log"; exit 1; fi
-    ;;
-    stop)
-        if is_running; then
-            kill "$(cat "$pid_file")"
-            for i in 1 2 3 4 5 6 7 8 9 10; do is_running || break; sleep 1; done
-        fi
-        if is_running; then echo "Not stopped"; exit 1; fi
-        rm -f "$pid_file"; echo "Stopped"
-    ;;
-    restart) $0 stop && $0 start ;;
-    status)
-        if is_running; then echo "Running"; else echo "Stopped"; exit 1; fi
-    ;;
-    *) echo "Usage: $0 {start|stop|restart|status}"; exit 1 ;;
-esac
-`
-
 // systemdUser reports whether a systemd user manager answers for this user.
 func systemdUser() bool {
 	if !systemdRuns() {
@@ -114,30 +32,10 @@ func Install(o Options) (string, error) {
 		return "", err
 	}
 	if o.System {
-		u, err := user.Lookup(o.UserName)
-		if err != nil {
-			return "", fmt.Errorf("service: user %q: %w", o.UserName, err)
-		}
-		s, err := o.kardianos(false, kservice.KeyValue{"SystemdScript": systemUnit, "SysvScript": fmt.Sprintf(sysvScript, u.Username, u.HomeDir)})
-		if err != nil {
-			return "", err
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if o.Home == "" {
-			o.Home = u.HomeDir
-		}
-		if err := s.Install(); err != nil {
-			return "", permission(fmt.Errorf("service: %w", err))
-		}
-		p, err := o.writeAutostart(o.name()+"-tray", o.trayArgs(), uid, gid)
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("system service %q (%s, as %s) and the tray at %s's logins (%s)", o.name(), s.Platform(), o.UserName, o.UserName, p), nil
+		return installSystem(o)
 	}
 	if systemdUser() {
-		s, err := o.kardianos(true, kservice.KeyValue{"SystemdScript": userUnit})
+		s, err := o.kardianos(true, kservice.KeyValue{"SystemdScript": userUnit(o)})
 		if err != nil {
 			return "", err
 		}
@@ -154,6 +52,74 @@ func Install(o Options) (string, error) {
 		return "", err
 	}
 	return "autostart entry " + p + ", started at login", nil
+}
+
+// systemUser fills in what a system install needs of its user: the home
+// (for the tray's autostart entry) and the state directory the daemon
+// uses there by default (~/.local/state/smtpwatch: the service has none
+// of the session's variables). It returns the user and the name of their
+// primary group.
+func (o *Options) systemUser() (*user.User, string, error) {
+	u, err := user.Lookup(o.UserName)
+	if err != nil {
+		return nil, "", fmt.Errorf("service: user %q: %w", o.UserName, err)
+	}
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil {
+		return nil, "", fmt.Errorf("service: the group of user %q: %w", o.UserName, err)
+	}
+	if o.Home == "" {
+		o.Home = u.HomeDir
+	}
+	if o.StateDir == "" {
+		o.StateDir = filepath.Join(u.HomeDir, ".local", "state", "smtpwatch")
+	}
+	return u, g.Name, nil
+}
+
+// installSystem installs the boot-time daemon (a hardened systemd unit,
+// or a SysV init script where systemd does not run) and the tray's
+// autostart entry for the user.
+func installSystem(o Options) (string, error) {
+	u, group, err := o.systemUser()
+	if err != nil {
+		return "", err
+	}
+	if systemdRuns() {
+		if err := o.checkSystemdPaths(); err != nil {
+			return "", err
+		}
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	// The unit's ReadWritePaths= must exist when it starts: make them,
+	// the user's. Directories under /run and /var/lib are made at each
+	// start (RuntimeDirectory=, StateDirectory=, the init script).
+	for _, d := range o.writablePaths() {
+		_, run := underDir(d, runDir)
+		_, lib := underDir(d, stateRoot)
+		if run || lib || exists(d) {
+			continue
+		}
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return "", permission(fmt.Errorf("service: %w", err))
+		}
+		if err := os.Lchown(d, uid, gid); err != nil {
+			return "", permission(fmt.Errorf("service: %w", err))
+		}
+	}
+	s, err := o.kardianos(false, kservice.KeyValue{"SystemdScript": systemUnit(o), "SysvScript": sysvInit(o, group, u.HomeDir)})
+	if err != nil {
+		return "", err
+	}
+	if err := s.Install(); err != nil {
+		return "", permission(fmt.Errorf("service: %w", err))
+	}
+	p, err := o.writeAutostart(o.name()+"-tray", o.trayArgs(), uid, gid)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("system service %q (%s, as %s) and the tray at %s's logins (%s)", o.name(), s.Platform(), o.UserName, o.UserName, p), nil
 }
 
 // systemdRuns reports whether systemd is the init system here.
@@ -298,9 +264,7 @@ func startDetached(o Options) (*exec.Cmd, string, error) {
 // missing is no error.
 func remove(o Options) error {
 	if o.System {
-		if u, err := user.Lookup(o.UserName); err == nil && o.Home == "" {
-			o.Home = u.HomeDir
-		}
+		_, _, _ = o.systemUser()
 		if _, err := o.removeAutostart(o.name() + "-tray"); err != nil {
 			return err
 		}
@@ -312,6 +276,19 @@ func remove(o Options) error {
 			return permission(fmt.Errorf("service: %w", err))
 		}
 		removeSysVLinks(o.name())
+		// What the init script leaves: its pid file and log; and the
+		// socket's directory under /run, once empty. The user's config
+		// and state stay.
+		for _, p := range []string{"/var/run/" + o.name() + ".pid", "/var/log/" + o.name() + ".log"} {
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				return permission(fmt.Errorf("service: %w", err))
+			}
+		}
+		for _, d := range o.writablePaths() {
+			if _, ok := underDir(d, runDir); ok {
+				_ = os.Remove(d)
+			}
+		}
 		return nil
 	}
 	if _, err := o.removeAutostart(o.name()); err != nil {

@@ -340,7 +340,7 @@ func TestSystemInstall(t *testing.T) {
 	home := t.TempDir()
 	name := "smtpwatch-test-" + strings.ReplaceAll(t.Name(), "/", "-")
 	o := Options{Name: name, System: true, Executable: "/usr/local/bin/smtpwatch", ConfigPath: "/etc/smtpwatch/config.toml",
-		Socket: "/var/lib/smtpwatch/smtpwatch.sock", UserName: u.Username, Home: home}
+		Socket: "/var/lib/smtpwatch/smtpwatch.sock", StateDir: filepath.Join(home, "state"), UserName: u.Username, Home: home}
 	bin := daemonBinary(t)
 	t.Cleanup(func() { _, _ = Uninstall(context.Background(), o) })
 	if st, err := Status(ctx, o); err != nil || st.Installed() || st.Running {
@@ -358,11 +358,11 @@ func TestSystemInstall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (Install said %q)", err, what)
 	}
-	body := strings.ReplaceAll(string(b), `"`, "")
+	body := strings.NewReplacer(`"`, "", "'", "").Replace(string(b))
 	if !strings.Contains(body, "/usr/local/bin/smtpwatch run --config /etc/smtpwatch/config.toml --headless --socket /var/lib/smtpwatch/smtpwatch.sock") {
 		t.Errorf("%s does not run the headless daemon:\n%s", script, b)
 	}
-	if !strings.Contains(body, "User="+u.Username) && !strings.Contains(body, "--reuid="+u.Username) {
+	if !strings.Contains(body, "User="+u.Username) && !(strings.Contains(body, "\nuser="+u.Username+"\n") && strings.Contains(body, "--reuid=$user")) {
 		t.Errorf("%s does not run as %s:\n%s", script, u.Username, b)
 	}
 	tray, err := os.ReadFile(filepath.Join(home, ".config", "autostart", name+"-tray.desktop"))
@@ -391,7 +391,10 @@ func TestSystemInstall(t *testing.T) {
 	// its socket; started again, it is already running; stopped, it no
 	// longer answers.
 	dir := t.TempDir()
-	o.Executable, o.ConfigPath, o.Socket = bin, filepath.Join(dir, "config.toml"), filepath.Join(dir, "smtpwatch.sock")
+	// The socket in /run, as by default: the init script makes its
+	// directory for the user at start and removes it at stop, as
+	// systemd's RuntimeDirectory= does.
+	o.Executable, o.ConfigPath, o.Socket = bin, filepath.Join(dir, "config.toml"), "/run/"+name+"/smtpwatch.sock"
 	o.StateDir = filepath.Join(dir, "state")
 	if err := os.WriteFile(o.ConfigPath, []byte("state_dir = \""+o.StateDir+"\"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -410,6 +413,20 @@ func TestSystemInstall(t *testing.T) {
 	defer cancel()
 	if _, err := c.Status(sctx); err != nil {
 		t.Errorf("the started service does not answer: %v", err)
+	}
+	// It runs as the user, hardened as the systemd unit is: no new
+	// privileges, an empty capability bounding set, none effective.
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\nUid:\t" + u.Uid + "\t", "\nNoNewPrivs:\t1\n", "\nCapBnd:\t0000000000000000\n", "\nCapEff:\t0000000000000000\n"} {
+		if !strings.Contains(string(status), want) {
+			t.Errorf("/proc/%d/status lacks %q:\n%s", pid, want, status)
+		}
+	}
+	if fi, err := os.Stat(filepath.Dir(o.Socket)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the socket's directory: %v, %v", fi.Mode(), err)
 	}
 	if again, already, err := Start(ctx, o); err != nil || !already || again != pid {
 		t.Errorf("second Start = %d, %v, %v; want %d, already", again, already, err, pid)
@@ -448,5 +465,22 @@ func TestSystemInstall(t *testing.T) {
 	}
 	if r, err := Uninstall(ctx, o); err != nil || r.Stopped != pid || r.StillRuns {
 		t.Errorf("Uninstall of a running service = %+v, %v; want process %d stopped", r, err, pid)
+	}
+	// Nothing of the service is left: no script, runlevel link, pid file,
+	// log, runtime directory or tray entry. The config and the state stay.
+	left, _ := filepath.Glob("/etc/rc?.d/*" + name)
+	for _, p := range []string{script, "/var/run/" + name + ".pid", "/var/log/" + name + ".log", filepath.Dir(o.Socket),
+		filepath.Join(home, ".config", "autostart", name+"-tray.desktop")} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			left = append(left, p)
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("left behind after Uninstall: %v", left)
+	}
+	for _, p := range []string{o.ConfigPath, filepath.Join(o.StateDir, "history.db")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("the user's %s is gone: %v", p, err)
+		}
 	}
 }

@@ -4,18 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
+
+	kservice "github.com/kardianos/service"
+	"golang.org/x/sys/windows"
 )
 
-// On Windows a service runs in session 0, where no tray icon can show, and
-// kardianos has no per-user services; so smtpwatch is a logon task of the
-// user, started in their desktop session. Build it with
-// `go build -ldflags -H=windowsgui` so no console window opens.
-
-var errNoSystem = errors.New("service: --system is not supported on Windows: install per user (the default), which starts smtpwatch at logon with its tray icon")
+// Per user (the default), smtpwatch is a logon task of the user, started
+// in their desktop session where the tray shows; a Windows service runs in
+// session 0, where no tray icon can. Build it with
+// `go build -ldflags -H=windowsgui` (smtpwatchw.exe in the packages) so no
+// console window opens.
+//
+// System (--system): a Windows service (windowsService in windows.go)
+// runs the headless daemon as LocalService, and a logon task starts
+// `smtpwatch tray` for every member of the group allowed to reach its API.
+// What is handed to Windows here — task XML, the service's configuration,
+// the directories' security descriptors — is built by the functions of
+// windows.go, which the Linux tests read.
 
 func schtasks(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -27,70 +38,220 @@ func schtasks(args ...string) (string, error) {
 	return string(out), nil
 }
 
-// taskCommand quotes the task's command line for schtasks /TR.
-func (o Options) taskCommand() string {
-	words := []string{`"` + o.Executable + `"`}
-	for _, a := range o.daemonArgs() {
-		if strings.ContainsAny(a, " \t\"") {
-			a = `"` + strings.ReplaceAll(a, `"`, `\"`) + `"`
-		}
-		words = append(words, a)
+// createTask registers the task under name from its XML.
+func createTask(name string, t logonTask) error {
+	f, err := os.CreateTemp("", "smtpwatch-task-*.xml")
+	if err != nil {
+		return fmt.Errorf("service: %w", err)
 	}
-	return strings.Join(words, " ")
+	defer os.Remove(f.Name())
+	_, err = f.Write(t.xml())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	_, err = schtasks("/Create", "/TN", name, "/XML", f.Name())
+	return err
 }
 
-// Install creates the logon task.
+func taskExists(name string) bool {
+	_, err := schtasks("/Query", "/TN", name)
+	return err == nil
+}
+
+// Install creates the logon task (per user), or the Windows service and
+// the tray's logon task for the group (system).
 func Install(o Options) (string, error) {
-	if o.System {
-		return "", errNoSystem
-	}
 	if err := o.check(); err != nil {
 		return "", err
 	}
-	if _, err := schtasks("/Query", "/TN", o.name()); err == nil {
+	if o.System {
+		return installSystem(o)
+	}
+	if taskExists(o.name()) {
 		return "", fmt.Errorf("service: already installed (task %q); uninstall first", o.name())
 	}
-	if _, err := schtasks("/Create", "/SC", "ONLOGON", "/TN", o.name(), "/TR", o.taskCommand(), "/RL", "LIMITED"); err != nil {
+	u, err := user.Current()
+	if err != nil {
+		return "", fmt.Errorf("service: %w", err)
+	}
+	if err := createTask(o.name(), o.userTask(u.Username)); err != nil {
 		return "", err
 	}
 	return "logon task " + o.name(), nil
 }
 
-// installed asks the Task Scheduler for the logon task.
+// groupSID is the SID of the group named name ("Users", `DOMAIN\Mail
+// watchers`).
+func groupSID(name string) (string, error) {
+	sid, _, typ, err := windows.LookupSID("", name)
+	if err != nil {
+		return "", fmt.Errorf("service: group %q: %w", name, err)
+	}
+	if typ != windows.SidTypeGroup && typ != windows.SidTypeWellKnownGroup && typ != windows.SidTypeAlias {
+		return "", fmt.Errorf("service: %q is not a group", name)
+	}
+	return sid.String(), nil
+}
+
+// secureDir makes dir (or takes the one there) with the descriptor sddl.
+func secureDir(dir, sddl string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("service: %w", permission(err))
+	}
+	sd, err := windows.SecurityDescriptorFromString(sddl)
+	if err != nil {
+		return fmt.Errorf("service: %s: %w", sddl, err)
+	}
+	dacl, _, err := sd.DACL()
+	if err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	owner, _, err := sd.Owner()
+	if err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	err = windows.SetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT,
+		windows.OWNER_SECURITY_INFORMATION|windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION,
+		owner, nil, dacl, nil)
+	if err != nil {
+		return fmt.Errorf("service: securing %s: %w", dir, permission(err))
+	}
+	return nil
+}
+
+// installSystem secures the config, state and socket directories,
+// creates the Windows service and the tray's logon task.
+func installSystem(o Options) (string, error) {
+	sid, err := groupSID(o.Group)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range []struct{ dir, sddl string }{
+		{filepath.Dir(o.ConfigPath), windowsBaseSDDL(sid)},
+		{o.StateDir, windowsStateSDDL()},
+		{filepath.Dir(o.Socket), windowsSocketDirSDDL(sid)},
+	} {
+		if err := secureDir(d.dir, d.sddl); err != nil {
+			return "", err
+		}
+	}
+	s, err := kservice.New(noop{}, o.windowsService())
+	if err != nil {
+		return "", fmt.Errorf("service: %w", err)
+	}
+	if err := s.Install(); err != nil {
+		return "", permission(fmt.Errorf("service: %w (run it from an administrator's prompt)", err))
+	}
+	if !taskExists(o.trayTaskName()) {
+		if err := createTask(o.trayTaskName(), o.trayTask(sid)); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("Windows service %q (as LocalService, started with a delay after boot, restarted on failure, logging to the Event Log) and the tray at the logons of group %s (task %s)",
+		o.name(), o.Group, o.trayTaskName()), nil
+}
+
+// systemService is the installed Windows service, for control.
+func (o Options) systemService() (kservice.Service, error) {
+	s, err := kservice.New(noop{}, o.windowsService())
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	return s, nil
+}
+
+// installed asks the Service Control Manager (system) or the Task
+// Scheduler (per user).
 func installed(o Options) (Installation, error) {
 	if o.System {
-		return Installation{}, errNoSystem
+		s, err := o.systemService()
+		if err != nil {
+			return Installation{}, err
+		}
+		if _, err := s.Status(); errors.Is(err, kservice.ErrNotInstalled) {
+			return Installation{}, nil
+		}
+		return Installation{What: fmt.Sprintf("Windows service %q (as LocalService)", o.name()), Managed: true}, nil
 	}
-	if _, err := schtasks("/Query", "/TN", o.name()); err != nil {
+	if !taskExists(o.name()) {
 		return Installation{}, nil
 	}
 	return Installation{What: "logon task " + o.name(), Managed: true}, nil
 }
 
-// remove deletes the task; a missing one is no error.
+// remove deletes the tasks and the service; what is missing is no error.
+// The config and the state stay; the socket's directory goes once empty.
 func remove(o Options) error {
-	if _, err := schtasks("/Query", "/TN", o.name()); err != nil {
-		return nil
+	if !o.System {
+		if !taskExists(o.name()) {
+			return nil
+		}
+		_, err := schtasks("/Delete", "/F", "/TN", o.name())
+		return err
 	}
-	_, err := schtasks("/Delete", "/F", "/TN", o.name())
-	return err
+	if taskExists(o.trayTaskName()) {
+		if _, err := schtasks("/Delete", "/F", "/TN", o.trayTaskName()); err != nil {
+			return err
+		}
+	}
+	s, err := o.systemService()
+	if err != nil {
+		return err
+	}
+	if err := s.Uninstall(); err != nil && !strings.Contains(err.Error(), "not installed") {
+		return permission(fmt.Errorf("service: %w", err))
+	}
+	_ = os.Remove(filepath.Dir(o.Socket))
+	return nil
 }
 
-// managerStart runs the task now.
+// managerStart starts the service, or runs the task now.
 func managerStart(o Options) error {
+	if o.System {
+		s, err := o.systemService()
+		if err != nil {
+			return err
+		}
+		return s.Start()
+	}
 	_, err := schtasks("/Run", "/TN", o.name())
 	return err
 }
 
-// managerStop ends the task's process.
+// managerStop stops the service, or ends the task's process.
 func managerStop(o Options) error {
+	if o.System {
+		s, err := o.systemService()
+		if err != nil {
+			return err
+		}
+		return s.Stop()
+	}
 	_, err := schtasks("/End", "/TN", o.name())
 	return err
 }
 
-// managerState is the task's status as the Task Scheduler says it
-// ("running", "ready"...).
+// managerState is the Service Control Manager's or the Task Scheduler's
+// word on it ("running", "stopped", "ready"...).
 func managerState(o Options) string {
+	if o.System {
+		s, err := o.systemService()
+		if err != nil {
+			return ""
+		}
+		switch st, err := s.Status(); {
+		case err != nil:
+			return ""
+		case st == kservice.StatusRunning:
+			return "running"
+		case st == kservice.StatusStopped:
+			return "stopped"
+		}
+		return ""
+	}
 	out, err := schtasks("/Query", "/TN", o.name(), "/FO", "LIST")
 	if err != nil {
 		return ""
@@ -103,8 +264,8 @@ func managerState(o Options) string {
 	return ""
 }
 
-// managerLog: the task keeps no output; the daemon's own log is in its
-// state directory.
+// managerLog: the daemon's own log in its state directory (the service
+// also writes to the Event Log).
 func managerLog(o Options) (string, []string) {
 	if o.StateDir == "" {
 		return "", nil
@@ -113,7 +274,8 @@ func managerLog(o Options) (string, []string) {
 	return p, tail(p, logLines)
 }
 
-// startDetached is not used on Windows: the Task Scheduler starts it.
+// startDetached is not used on Windows: the Task Scheduler or the Service
+// Control Manager starts it.
 func startDetached(Options) (*exec.Cmd, string, error) {
 	return nil, "", errors.New("service: the Task Scheduler starts smtpwatch on Windows")
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,9 +30,11 @@ const (
 	backoffMin = time.Second
 	backoffMax = 30 * time.Second
 	// callTimeout bounds a status fetch, a pause or a resume; checkTimeout
-	// a "Check now" (a probe has its own 30 s timeout).
-	callTimeout  = 10 * time.Second
-	checkTimeout = 2 * time.Minute
+	// a "Check now" (a probe has its own 30 s timeout); signInTimeout a
+	// sign-in, where a person types a password.
+	callTimeout   = 10 * time.Second
+	checkTimeout  = 2 * time.Minute
+	signInTimeout = 10 * time.Minute
 	// notifyQueue is how many notifications may wait for delivery.
 	notifyQueue = 16
 )
@@ -78,17 +81,20 @@ type app struct {
 	logPath    string
 	stateDir   string
 	poll       time.Duration
+	signIn     func(ctx context.Context, account string, open func(string) error) error
+	canSignIn  func(account string) bool
 	// dashboard gives a link to the dashboard; nil when there is none.
 	dashboard func(ctx context.Context) (string, error)
 
 	// loop state: touched by run's goroutine only
-	policy    *policy
+	told      shownIDs // notifications shown, by ID
 	status    health.Status
 	statusErr error
 	have      bool // a status has arrived
 	shown     trayView
 	checking  bool
-	quit      bool // the person picked Quit
+	signingIn map[string]bool // accounts whose sign-in runs
+	quit      bool            // the person picked Quit
 
 	wg      sync.WaitGroup
 	refresh chan struct{} // asks the fetcher for a new status; holds one request
@@ -96,8 +102,9 @@ type app struct {
 }
 
 type actionDone struct {
-	what string
-	err  error
+	what    string
+	account string // for "sign in"
+	err     error
 }
 
 type statusResult struct {
@@ -108,16 +115,20 @@ type statusResult struct {
 func newApp(o Options, log *slog.Logger, u ui, n notifier, open func(string) error) *app {
 	return &app{
 		src: o.Source, log: log, ui: u, notify: n, open: open, now: time.Now,
-		configPath: o.ConfigPath, logPath: o.LogPath, stateDir: o.StateDir, poll: pollEvery, dashboard: o.Dashboard,
-		policy: newPolicy(), refresh: make(chan struct{}, 1), done: make(chan actionDone, 8),
+		configPath: o.ConfigPath, logPath: o.LogPath, stateDir: o.StateDir, poll: pollEvery, signIn: o.SignIn, canSignIn: o.CanSignIn,
+		dashboard: o.Dashboard, signingIn: map[string]bool{},
+		refresh: make(chan struct{}, 1), done: make(chan actionDone, 8),
 	}
 }
 
 // run is the event loop: it selects on ctx, the source's events, status
-// snapshots, the policy's timer, the poll and the clicks, until ctx ends
-// or the person picks Quit. Slow work (status fetches, checks, pauses,
-// reports, notification delivery) runs on other goroutines that report
-// back here; run returns once they are all gone.
+// snapshots, the poll and the clicks, until ctx ends or the person picks
+// Quit. The notifications come decided, as "notification" events of the
+// source's stream (the daemon's notification policy, monitor/notify,
+// decides for every channel at once): the tray shows each once. Slow work
+// (status fetches, checks, pauses, reports, notification delivery) runs on
+// other goroutines that report back here; run returns once they are all
+// gone.
 func (a *app) run(ctx context.Context, clicks <-chan click) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -133,27 +144,18 @@ func (a *app) run(ctx context.Context, clicks <-chan click) error {
 
 	poll := time.NewTicker(a.poll)
 	defer poll.Stop()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	arm := func() {
-		next := a.policy.Next()
-		if next.IsZero() {
-			timer.Stop()
-			return
-		}
-		timer.Reset(max(next.Sub(a.now()), 0))
-	}
 	a.requestRefresh()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case e := <-events:
+			if e.Kind == health.EventNotification {
+				a.notice(e, notes)
+				continue
+			}
 			a.log.Debug("tray: event", "kind", e.Kind, "account", e.Account, "from", e.From, "to", e.To, "cause", e.Cause)
-			a.policy.Observe(e, a.now())
 			a.requestRefresh()
-			arm()
 		case r := <-statuses:
 			if r.err != nil && a.statusErr == nil {
 				a.log.Warn("tray: cannot get the status", "err", r.err)
@@ -162,28 +164,25 @@ func (a *app) run(ctx context.Context, clicks <-chan click) error {
 			}
 			a.statusErr = r.err
 			if r.err == nil {
-				if !a.have {
-					a.policy.CatchUp(r.st, a.now())
-					arm()
-				}
 				a.status, a.have = r.st, true
 			}
 			a.render()
 		case <-poll.C:
 			a.requestRefresh()
-		case <-timer.C:
-			for _, n := range a.policy.Flush(a.now(), a.status) {
-				select {
-				case notes <- n:
-				default:
-					a.log.Warn("tray: notification dropped: too many waiting", "title", n.Title)
-				}
-			}
-			arm()
 		case d := <-a.done:
 			if d.what == "check" {
 				a.checking = false
 				a.render()
+			}
+			if d.what == "sign in" {
+				delete(a.signingIn, d.account)
+				a.render()
+				if d.err != nil && ctx.Err() == nil {
+					select {
+					case notes <- signInFailed(d.account, d.err):
+					default:
+					}
+				}
 			}
 			if d.err != nil && ctx.Err() == nil {
 				a.log.Warn("tray: "+d.what, "err", d.err)
@@ -194,9 +193,41 @@ func (a *app) run(ctx context.Context, clicks <-chan click) error {
 			if a.quit {
 				return nil
 			}
-			arm()
 		}
 	}
+}
+
+// notice hands a decided notification to delivery, unless it was shown:
+// a replay (a new subscription's catch-up) is skipped when any
+// notification it repeats was shown here already.
+func (a *app) notice(e health.Event, notes chan<- notification) {
+	n := e.Notification
+	if n == nil || a.told.has(n.ID) {
+		return
+	}
+	seen := slices.ContainsFunc(n.Covers, a.told.has)
+	a.told.add(n.ID)
+	for _, id := range n.Covers {
+		a.told.add(id)
+	}
+	if seen {
+		return
+	}
+	select {
+	case notes <- fromDecision(*n):
+	default:
+		a.log.Warn("tray: notification dropped: too many waiting", "title", n.Title)
+	}
+}
+
+// findAccount is the named account in st.
+func findAccount(st health.Status, name string) (health.AccountStatus, bool) {
+	for _, a := range st.Accounts {
+		if strings.EqualFold(a.Name, name) {
+			return a, true
+		}
+	}
+	return health.AccountStatus{}, false
 }
 
 // render draws the newest status.
@@ -210,6 +241,9 @@ func (a *app) render() {
 		v = trayView{Icon: health.Starting, Tooltip: "smtpwatch — starting…", PauseLabel: pauseLabel}
 	default:
 		v = view(a.status, now)
+		if a.signIn != nil {
+			v = withSignIn(v, a.status, a.signingIn, a.canSignIn)
+		}
 	}
 	v.Checking = a.checking
 	a.shown = v
@@ -262,6 +296,8 @@ func (a *app) onClick(ctx context.Context, c click) {
 			return
 		}
 		switch l := a.shown.Lines[c.line]; l.Action {
+		case actionSignIn:
+			a.startSignIn(ctx, l.Account)
 		case actionSettings:
 			a.do(ctx, "open settings", callTimeout, func(context.Context) error { return a.openSettings() })
 		case actionReport:
@@ -270,6 +306,31 @@ func (a *app) onClick(ctx context.Context, c click) {
 			a.do(ctx, "report", checkTimeout, func(ctx context.Context) error { return a.openReport(ctx, acct) })
 		}
 	}
+}
+
+// startSignIn runs the account's OAuth2 sign-in off the loop, then checks
+// the account, so that the icon turns as soon as the sign-in is kept. One
+// sign-in per account at a time; its line says it runs.
+func (a *app) startSignIn(ctx context.Context, account string) {
+	if a.signIn == nil || a.signingIn[account] {
+		return
+	}
+	a.signingIn[account] = true
+	a.render()
+	a.log.Info("tray: signing in", "account", account)
+	a.spawn(func() {
+		sctx, cancel := context.WithTimeout(ctx, signInTimeout)
+		err := a.signIn(sctx, account, a.open)
+		if err == nil {
+			a.log.Info("tray: signed in; checking", "account", account)
+			_, err = a.src.Check(sctx, account)
+		}
+		cancel()
+		select {
+		case a.done <- actionDone{what: "sign in", account: account, err: err}:
+		case <-ctx.Done():
+		}
+	})
 }
 
 // openSettings writes the commented template if the config file is
@@ -384,7 +445,7 @@ func (a *app) do(ctx context.Context, what string, timeout time.Duration, fn fun
 		err := fn(actx)
 		cancel()
 		select {
-		case a.done <- actionDone{what, err}:
+		case a.done <- actionDone{what: what, err: err}:
 		case <-ctx.Done():
 		}
 	})

@@ -3,6 +3,7 @@ package tray
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,11 +16,37 @@ import (
 
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/notify"
 	"smtpwatch/monitor/probe"
 	"smtpwatch/monitor/report"
 )
 
-// fakeSource is a Source whose status, events and controls the test drives.
+// The events the engine publishes, as health.Next makes them.
+const (
+	rejectedMsg = "Your password was rejected by the server (535 5.7.8 Authentication credentials invalid)."
+	rejectedFix = "Re-enter the password for me@charter.net (smtpwatch password set charter)."
+)
+
+// coalesceWindow is how long the daemon's policy waits before it says
+// anything.
+const coalesceWindow = notify.CoalesceWindow
+
+func transition(account, provider string, from, to health.State, cause probe.Cause) health.Event {
+	e := health.Event{Kind: health.EventTransition, Account: account, Provider: provider, From: from, To: to, Cause: cause, At: time.Now()}
+	if cause == probe.CauseAuthRejected {
+		e.Message, e.Advice = rejectedMsg, []string{rejectedFix}
+	}
+	if (from == health.Failing || from == health.Offline) && (to == health.OK || to == health.Degraded) {
+		e.Kind = health.EventRecovery
+	}
+	return e
+}
+
+// fakeSource is a Source whose status, events and controls the test
+// drives. Like the daemon, it runs the notification policy
+// (notify.Dispatcher) on the events it emits and puts the decided
+// notifications on its event stream, with the standing ones first for a
+// new subscription.
 type fakeSource struct {
 	mu        sync.Mutex
 	st        health.Status
@@ -33,6 +60,32 @@ type fakeSource struct {
 	results   []probe.Result
 	pauses    []time.Time
 	resumes   int
+
+	disp *notify.Dispatcher
+	in   chan health.Event // to the dispatcher
+}
+
+// run starts the source's dispatcher until ctx ends.
+func (f *fakeSource) run(ctx context.Context) {
+	f.in = make(chan health.Event, 64)
+	f.disp = notify.New(notify.Options{Status: f.status, Announce: f.announce}, nil)
+	go f.disp.Run(ctx, f.in)
+}
+
+func (f *fakeSource) status() health.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st
+}
+
+// announce puts a decided notification on the current subscription, as
+// the engine's broadcaster does (dropped without one).
+func (f *fakeSource) announce(e health.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cur != nil {
+		f.cur <- e
+	}
 }
 
 func (f *fakeSource) Status(context.Context) (health.Status, error) {
@@ -49,7 +102,10 @@ func (f *fakeSource) Events(ctx context.Context) (<-chan health.Event, error) {
 	if f.eventsErr != nil {
 		return nil, f.eventsErr
 	}
-	f.cur = make(chan health.Event)
+	f.cur = make(chan health.Event, 64)
+	for _, e := range f.disp.Standing(f.st) {
+		f.cur <- e
+	}
 	return f.cur, nil
 }
 
@@ -107,8 +163,10 @@ func (f *fakeSource) set(st health.Status, err error) {
 	f.st, f.stErr = st, err
 }
 
-// emit hands an event to the current subscriber.
+// emit hands an event to the daemon's policy and to the current
+// subscriber.
 func (f *fakeSource) emit(e health.Event) {
+	f.in <- e
 	f.mu.Lock()
 	ch := f.cur
 	f.mu.Unlock()
@@ -204,6 +262,11 @@ type harness struct {
 }
 
 func start(t *testing.T, st health.Status) *harness {
+	return startWith(t, st, nil)
+}
+
+// startWith is start with the options changed by opts first.
+func startWith(t *testing.T, st health.Status, opts func(*Options)) *harness {
 	h := &harness{
 		t: t, src: &fakeSource{st: st}, ui: &fakeUI{}, notes: &fakeNotifier{}, opener: &opener{},
 		clicks: make(chan click), done: make(chan error, 1), dir: t.TempDir(),
@@ -212,9 +275,13 @@ func start(t *testing.T, st health.Status) *harness {
 		Source: h.src, ConfigPath: filepath.Join(h.dir, "config", "config.toml"),
 		LogPath: filepath.Join(h.dir, "smtpwatch.log"), StateDir: filepath.Join(h.dir, "state"),
 	}
+	if opts != nil {
+		opts(&o)
+	}
 	h.app = newApp(o, slog.New(slog.DiscardHandler), h.ui, h.notes, h.opener.open)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
+	h.src.run(ctx)
 	go func() { h.done <- h.app.run(ctx, h.clicks) }()
 	synctest.Wait()
 	return h
@@ -552,6 +619,30 @@ func TestAppCatchesUpAtStart(t *testing.T) {
 		wait(pollEvery + time.Second) // more statuses: nothing more to say
 		if got := h.notes.titles(); len(got) != 1 {
 			t.Errorf("notifications %q after more statuses", got)
+		}
+	})
+}
+
+// A notification the stream gives again — a replay to a new subscription
+// naming what it repeats — is shown once: not again when the tray showed
+// what it repeats, once when it did not.
+func TestAppShowsAReplayOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, okStatus())
+		defer h.stop()
+		note := func(id uint64, replay bool, covers ...uint64) health.Event {
+			return health.Event{Kind: health.EventNotification, Notification: &health.Notification{
+				ID: id, Title: fmt.Sprintf("note %d", id), Replay: replay, Covers: covers, Urgency: "normal"}}
+		}
+		h.src.emit(note(7, false))
+		h.src.emit(note(7, false))        // the same one again
+		h.src.emit(note(8, true, 7))      // a replay of 7
+		h.src.emit(note(9, true, 5))      // a replay of one never seen
+		h.src.emit(note(10, true, 5))     // a second replay of it
+		h.src.emit(note(11, true, 12, 7)) // repeats 7 among others
+		synctest.Wait()
+		if got := h.notes.titles(); !slices.Equal(got, []string{"note 7", "note 9"}) {
+			t.Errorf("shown %q, want note 7 and note 9 once each", got)
 		}
 	})
 }

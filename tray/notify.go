@@ -6,11 +6,87 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"smtpwatch/icons"
 	"smtpwatch/monitor/health"
 )
+
+// urgency is the freedesktop urgency of a notification.
+type urgency byte
+
+// The urgencies.
+const (
+	urgencyLow    urgency = 0
+	urgencyNormal urgency = 1
+)
+
+// notification is one desktop notification, in words a person reads once:
+// a decision of the daemon's notification policy (monitor/notify), as the
+// source's event stream brings it.
+type notification struct {
+	Title string
+	Body  string
+	// Icon is the state whose icon goes with it.
+	Icon health.State
+	// Key names what the notification is about ("account:charter",
+	// "offline", "config", "accounts"): a later one with the same key may
+	// replace it on screen.
+	Key     string
+	Urgency urgency
+}
+
+// fromDecision is the desktop notification of a decided one.
+func fromDecision(n health.Notification) notification {
+	u := urgencyNormal
+	if n.Urgency == "low" {
+		u = urgencyLow
+	}
+	return notification{Title: n.Title, Body: n.Body, Icon: n.Icon, Key: n.Key, Urgency: u}
+}
+
+// signInFailed is the notification of a "Sign in…" that did not complete:
+// a person who clicked it waits for the browser, and must hear why not.
+// It is the tray's own: the person asked here, so it is said here.
+func signInFailed(account string, err error) notification {
+	return notification{
+		Title: "Signing " + account + " in did not complete",
+		Body:  truncate(firstLine(err.Error()), maxSignInBody),
+		Icon:  health.Failing, Key: "signin:" + strings.ToLower(account), Urgency: urgencyNormal,
+	}
+}
+
+// maxSignInBody bounds signInFailed's body, as notify bounds the others.
+const maxSignInBody = 360
+
+// shownLimit bounds the notification IDs the tray remembers having shown.
+const shownLimit = 256
+
+// shownIDs remembers the IDs of the notifications shown, the newest
+// shownLimit, so that a notification the stream gives again (a replay to a
+// new subscription, see health.Notification.Replay) is shown once.
+type shownIDs struct {
+	set   map[uint64]bool
+	order []uint64
+}
+
+func (s *shownIDs) has(id uint64) bool { return s.set[id] }
+
+func (s *shownIDs) add(id uint64) {
+	if s.set == nil {
+		s.set = map[uint64]bool{}
+	}
+	if s.set[id] {
+		return
+	}
+	s.set[id] = true
+	s.order = append(s.order, id)
+	if len(s.order) > shownLimit {
+		delete(s.set, s.order[0])
+		s.order = s.order[1:]
+	}
+}
 
 // notifier shows desktop notifications. Notify blocks until the
 // notification server has taken the notification (or ctx ends) and returns

@@ -2,8 +2,8 @@
 // and colour give the combined health, a tooltip and a menu with a line per
 // account, and desktop notifications when sending starts failing and when
 // it recovers. It is a thin adapter: the pure view function decides what
-// to show, the notification policy decides what to say, and the platform
-// code only draws and delivers.
+// to show, the daemon's notification policy decides what to say, and the
+// platform code only draws and delivers.
 //
 // The menu: a line per account ("✗ Charter — password rejected"; clicking
 // it writes that account's full report, the text of `smtpwatch check`, to
@@ -12,17 +12,24 @@
 // checks, and so its alarms, as `smtpwatch pause` does), "Resume checks",
 // "Open settings" (written from the commented template when missing),
 // "Open log", "Quit" — and "Open dashboard" (the daemon's local page, at a
-// fresh one-time link) when Options.Dashboard is set. Whether checks are paused is read from the source's
+// fresh one-time link) when Options.Dashboard is set; under an account that
+// waits for an OAuth2 sign-in, "Sign in to NAME…", which runs the sign-in of
+// `smtpwatch login` in the browser and then checks the account. Whether
+// checks are paused is read from the source's
 // status, never kept here: `smtpwatch pause` and `smtpwatch resume` from a
 // terminal show in the menu as the menu's own entries do.
 //
-// Notifications (policy.go has the rules and the reasons): on a transition
-// to failing, to offline, to degraded for an expiring certificate (at most
-// daily), on recovery, on reminders and config errors; never at a start
-// where all is well, never while every account is paused; at most one per
-// account per 15 minutes, recoveries and reminders aside (a change held
-// back is said when the 15 minutes are up, if it still holds);
-// announcements within 2 s of the first make one notification.
+// Notifications are decided by the daemon, not here: its notification
+// policy (monitor/notify) decides once for the desktop and every alert
+// channel, and puts each decision on the event stream as a
+// "notification" event, which the tray shows once (by its ID; a replay
+// to a new subscription is skipped when what it repeats was shown). The
+// rules: on a transition to failing, to offline, to degraded for an
+// expiring certificate (at most daily), on recovery, on reminders and
+// config errors; never at a start where all is well, never while every
+// account is paused; at most one per account per 15 minutes, recoveries
+// and reminders aside; announcements within 2 s of the first make one
+// notification.
 //
 // Platforms: on Linux the icon is a StatusNotifierItem (fyne.io/systray)
 // and notifications go to org.freedesktop.Notifications on a private D-Bus
@@ -48,7 +55,8 @@ import (
 type Source interface {
 	Status(ctx context.Context) (health.Status, error)
 	// Events delivers events until ctx ends or the source goes away; the
-	// channel is closed then.
+	// channel is closed then. The decided notifications come among them
+	// (kind "notification"), those that still stand first.
 	Events(ctx context.Context) (<-chan health.Event, error)
 	// Check probes now (all accounts for "") and returns the results.
 	Check(ctx context.Context, account string) ([]probe.Result, error)
@@ -72,6 +80,15 @@ type Options struct {
 	StateDir string
 	// Logger gets the tray's few lines; nil discards them.
 	Logger *slog.Logger
+	// SignIn runs the OAuth2 sign-in of an account (what `smtpwatch login
+	// NAME` runs), opening the browser with open, and blocks until it is
+	// done or ctx ends. nil: the menu offers no "Sign in…".
+	SignIn func(ctx context.Context, account string, open func(url string) error) error
+	// CanSignIn reports whether SignIn can sign the account in (it signs
+	// in with smtpwatch's own OAuth2 sign-in, not a token helper); asked
+	// only for an account that waits for a sign-in. nil: every such
+	// account.
+	CanSignIn func(account string) bool
 	// Dashboard gives a one-time link to the daemon's dashboard, which
 	// "Open dashboard" opens in the browser; nil leaves the item out.
 	Dashboard func(ctx context.Context) (string, error)

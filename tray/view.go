@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/human"
 	"smtpwatch/monitor/report"
 )
 
@@ -47,6 +48,7 @@ const (
 	actionNone     lineAction = iota // a disabled notice
 	actionReport                     // open the account's full report
 	actionSettings                   // open the settings file
+	actionSignIn                     // run the account's OAuth2 sign-in
 )
 
 // view is the pure function from a status snapshot at now to what the tray
@@ -98,6 +100,38 @@ func view(st health.Status, now time.Time) trayView {
 	return v
 }
 
+// signInLabel is the menu line under an account that waits for an OAuth2
+// sign-in (report.NeedsSignIn); signingInLabel while one runs.
+func signInLabel(name string) string { return "Sign in to " + name + "…" }
+func signingInLabel(name string) string {
+	return "Signing in to " + name + "… (see your browser)"
+}
+
+// withSignIn adds a "Sign in…" line under each account of st that waits
+// for an OAuth2 sign-in and that can (nil can: every one), for a tray that
+// can run one; busy names the accounts whose sign-in runs now (their line
+// says so, disabled).
+func withSignIn(v trayView, st health.Status, busy map[string]bool, can func(string) bool) trayView {
+	var lines []menuLine
+	names := report.DisplayNames(st.Accounts)
+	for _, l := range v.Lines {
+		lines = append(lines, l)
+		for i, a := range st.Accounts {
+			if l.Account != a.Name || l.Action != actionReport || !report.NeedsSignIn(a) || (can != nil && !can(a.Name)) {
+				continue
+			}
+			sl := menuLine{Text: signInLabel(names[i]), Tooltip: "Open the browser to sign " + a.Name + " in again (smtpwatch login " + a.Name + ")",
+				Account: a.Name, Action: actionSignIn}
+			if busy[a.Name] {
+				sl.Text, sl.Action = signingInLabel(names[i]), actionNone
+			}
+			lines = append(lines, sl)
+		}
+	}
+	v.Lines = lines
+	return v
+}
+
 // disconnectedView is what the tray shows while the source cannot be
 // reached (the tray client without its daemon).
 func disconnectedView(err error) trayView {
@@ -135,15 +169,5 @@ func firstLine(s string) string {
 	return s
 }
 
-// truncate cuts s to at most n runes, ending in "…" when cut; n <= 0
-// means no limit.
-func truncate(s string, n int) string {
-	if n <= 0 {
-		return s
-	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
+// truncate is human.Truncate.
+func truncate(s string, n int) string { return human.Truncate(s, n) }

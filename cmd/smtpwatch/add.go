@@ -46,7 +46,7 @@ type addFlags struct {
 type addEnv struct {
 	discover discover.Options
 	probe    probe.Deps
-	// oauth is the OAuth2 sign-in (oauth_seam.go); nil means oauth.
+	// oauth is the OAuth2 sign-in (oauth_seam.go); nil means oauthSignIn.
 	oauth oauthSetup
 	// service installs and starts the daemon for the config at path
 	// (`smtpwatch service install` then `start`); nil means those commands.
@@ -130,7 +130,7 @@ func (a *app) addWith(ctx context.Context, args []string, env addEnv) int {
 		return a.fail("add: one address at a time; got %q", strings.Join(pos, " "))
 	}
 	if env.oauth == nil {
-		env.oauth = oauth
+		env.oauth = oauthSignIn
 	}
 	if env.daemonWait <= 0 {
 		env.daemonWait = 10 * time.Second
@@ -284,7 +284,7 @@ func (ad *adder) choices(ctx context.Context, address string) ([]choice, int, bo
 			s.Security = &sec
 		}
 		c := choice{Settings: s, Preset: f.preset, From: "the command line", Label: label}
-		if p, ok := config.LookupPreset(f.preset); ok && p.SignIn() == config.SignInOAuth2 {
+		if p, ok := config.LookupPreset(f.preset); ok && p.SignInMethod() == config.SignInOAuth2 {
 			c.OAuth2 = true
 		}
 		return []choice{c}, 0, true
@@ -573,7 +573,7 @@ func (ad *adder) readPassword(ctx context.Context, c choice, acct config.Account
 	if !ad.interactive {
 		return credential.Secret{}, errors.New("the password is needed: pipe it in with --password-stdin, or give --password-command CMD")
 	}
-	if p, ok := config.LookupPreset(acct.Preset); ok && p.SignIn() == config.SignInAppPassword {
+	if p, ok := config.LookupPreset(acct.Preset); ok && p.SignInMethod() == config.SignInAppPassword {
 		fmt.Fprintf(ad.info, "%s wants an app password for mail programs, not your account's password: create one at %s\n", p.Name, p.AppPasswordURL)
 	}
 	for range 3 {

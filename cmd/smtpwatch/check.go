@@ -28,6 +28,10 @@ type checkFlags struct {
 	server, preset, security, username, from, rcpt string
 	caFile, ehloName, passwordEnv, passwordCmd     string
 	password                                       string // refused: see below
+	auth, oauthProvider, oauthClientID             string
+	oauthClientSecret, oauthTenant, oauthScopes    string
+	oauthAuthURL, oauthTokenURL, oauthDeviceURL    string
+	oauthTokenCmd                                  string
 	timeout                                        time.Duration
 	tlsSkipVerify, allowPlaintext                  bool
 	onlineTargets, alternatives                    string
@@ -51,6 +55,16 @@ func (a *app) checkFlags(args []string) (checkFlags, int, bool) {
 	fl.StringVar(&f.passwordEnv, "password-env", "", "read the password from this environment `variable` instead")
 	fl.StringVar(&f.passwordCmd, "password-command", "", "read the password from this shell `command`'s output instead")
 	fl.StringVar(&f.password, "password", "", "not accepted: passwords on the command line leak into shell history")
+	fl.StringVar(&f.auth, "auth", "", "sign in with: password, oauth2 or none (default: as the preset or the flags say)")
+	fl.StringVar(&f.oauthTokenCmd, "oauth-token-command", "", "sign in with OAuth2, the access token printed by this shell `command` (a token helper)")
+	fl.StringVar(&f.oauthProvider, "oauth-provider", "", "OAuth2 provider: microsoft, google or custom (the sign-in of smtpwatch login for the account)")
+	fl.StringVar(&f.oauthClientID, "oauth-client-id", "", "OAuth2 application (client) `id` registered with the provider")
+	fl.StringVar(&f.oauthClientSecret, "oauth-client-secret", "", "OAuth2 client `secret` of a Google desktop app (not secret by Google's design)")
+	fl.StringVar(&f.oauthTenant, "oauth-tenant", "", "Microsoft tenant: common, organizations, consumers, or a tenant id or domain")
+	fl.StringVar(&f.oauthScopes, "oauth-scopes", "", "OAuth2 `scopes`, separated by spaces or commas (default: the provider's for sending)")
+	fl.StringVar(&f.oauthAuthURL, "oauth-auth-url", "", "OAuth2 authorization endpoint `URL` (custom provider)")
+	fl.StringVar(&f.oauthTokenURL, "oauth-token-url", "", "OAuth2 token endpoint `URL` (custom provider)")
+	fl.StringVar(&f.oauthDeviceURL, "oauth-device-url", "", "OAuth2 device authorization endpoint `URL` (custom provider)")
 	fl.StringVar(&f.from, "from", "", "envelope sender to try (MAIL FROM, then RSET; nothing is sent)")
 	fl.StringVar(&f.rcpt, "rcpt", "", "envelope recipient to try (RCPT TO)")
 	fl.StringVar(&f.caFile, "ca-file", "", "trust the CA certificates in this PEM `file` instead of the system's")
@@ -93,15 +107,15 @@ func (a *app) check(ctx context.Context, args []string) int {
 	if len(jobs) == 0 {
 		return a.fail("no enabled accounts to check in %s", f.config)
 	}
-	// Read every password first. One that cannot be read does not stop the
-	// others: its account is checked without signing in and reported as
-	// the daemon reports it (config.CredentialProblem).
+	// Read every credential first. One that cannot be read does not stop
+	// the others: its account is checked without signing in and reported
+	// as the daemon reports it (config.CredentialProblem).
 	credErrs := make([]error, len(jobs))
 	for i := range jobs {
-		if jobs[i].password == nil {
+		if jobs[i].signIn == nil {
 			continue
 		}
-		s, err := jobs[i].password(ctx)
+		si, err := jobs[i].signIn(ctx)
 		if ctx.Err() != nil {
 			return a.stopped(ctx)
 		}
@@ -110,7 +124,7 @@ func (a *app) check(ctx context.Context, args []string) int {
 			jobs[i].target.SkipAuth = true
 			continue
 		}
-		jobs[i].target.Password = s
+		si.Apply(&jobs[i].target)
 	}
 
 	results := make([]probe.Result, len(jobs))
@@ -155,10 +169,22 @@ func (a *app) stopped(ctx context.Context) int {
 	return a.fail("stopped: %v", context.Cause(ctx))
 }
 
-// job is one account to check and how to get its password.
+// job is one account to check and how to read its credential.
 type job struct {
-	target   probe.Target
-	password func(context.Context) (credential.Secret, error) // nil: no credentials
+	target probe.Target
+	signIn func(context.Context) (config.SignIn, error) // nil: no credentials
+}
+
+// readSignIn reads acct's credential as the daemon does (config.ReadSignIn),
+// its OAuth2 sign-in from the app's grant store.
+func (a *app) readSignIn(acct config.Account) func(context.Context) (config.SignIn, error) {
+	return func(ctx context.Context) (config.SignIn, error) {
+		var ts *credential.TokenSource
+		if acct.Credential.Source == config.CredentialOAuth {
+			ts = acct.NewTokenSource(a.grants, nil, a.logger)
+		}
+		return acct.ReadSignIn(ctx, ts)
+	}
 }
 
 // checkJobs turns the flags into accounts to check, the probe's
@@ -225,7 +251,7 @@ func (a *app) checkJobs(ctx context.Context, f checkFlags) ([]job, probe.Deps, f
 		}
 		j := job{target: t}
 		if acc.Credential.Source != config.CredentialNone {
-			j.password = acc.Password
+			j.signIn = a.readSignIn(acc)
 		}
 		jobs = append(jobs, j)
 	}
@@ -295,6 +321,17 @@ func adHocSettings(f checkFlags) (string, config.Settings, error) {
 	s.EHLOName = str("ehlo-name", f.ehloName)
 	s.TLSSkipVerify = boolean("tls-skip-verify", f.tlsSkipVerify)
 	s.AllowPlaintextAuth = boolean("allow-plaintext-auth", f.allowPlaintext)
+	s.Auth = str("auth", f.auth)
+	s.Provider = str("oauth-provider", f.oauthProvider)
+	s.ClientID, s.ClientSecret = str("oauth-client-id", f.oauthClientID), str("oauth-client-secret", f.oauthClientSecret)
+	s.Tenant = str("oauth-tenant", f.oauthTenant)
+	if f.set["oauth-scopes"] {
+		scopes := strings.FieldsFunc(f.oauthScopes, func(r rune) bool { return r == ',' || r == ' ' })
+		s.Scopes = &scopes
+	}
+	s.AuthURL, s.TokenURL = str("oauth-auth-url", f.oauthAuthURL), str("oauth-token-url", f.oauthTokenURL)
+	s.DeviceURL = str("oauth-device-url", f.oauthDeviceURL)
+	s.TokenCommand = str("oauth-token-command", f.oauthTokenCmd)
 	if f.set["timeout"] {
 		s.Timeout = &f.timeout
 	}
@@ -337,32 +374,32 @@ func adHocAccount(f checkFlags) (config.Account, error) {
 func (a *app) adHocJob(f checkFlags, acct config.Account) (job, error) {
 	j := job{target: acct.Target()}
 	if acct.Credential.Source != config.CredentialNone {
-		j.password = acct.Password
+		j.signIn = a.readSignIn(acct)
 		return j, nil
 	}
-	if acct.Username == "" {
+	if acct.Username == "" || acct.Auth != config.AuthPassword {
 		return j, nil
 	}
 	const envVar = "SMTPWATCH_PASSWORD"
 	if v, ok := os.LookupEnv(envVar); ok && v != "" {
 		acct.Credential = config.Credential{Source: config.CredentialEnv, Env: envVar}
 		j.target.CredentialHint = acct.Hint()
-		j.password = acct.Password
+		j.signIn = a.readSignIn(acct)
 		return j, nil
 	}
 	if !a.stdinIsTerminal() {
 		return j, fmt.Errorf("--username %s needs a password: set the environment variable %s (or use --password-env VAR or --password-command CMD)", acct.Username, envVar)
 	}
 	j.target.CredentialHint = "the password you typed"
-	j.password = func(context.Context) (credential.Secret, error) {
+	j.signIn = func(context.Context) (config.SignIn, error) {
 		pw, err := a.readPassword(fmt.Sprintf("Password for %s at %s: ", acct.Username, acct.Server))
 		if err != nil {
-			return credential.Secret{}, fmt.Errorf("reading the password: %w", err)
+			return config.SignIn{}, fmt.Errorf("reading the password: %w", err)
 		}
 		if pw == "" {
-			return credential.Secret{}, errors.New("no password typed")
+			return config.SignIn{}, errors.New("no password typed")
 		}
-		return credential.NewSecret(pw), nil
+		return config.SignIn{ID: credential.NewSecret(pw)}, nil
 	}
 	return j, nil
 }
@@ -399,6 +436,14 @@ func rerunCommand(f checkFlags, account string) string {
 		add("security", f.security)
 		add("username", f.username)
 		add("password-env", f.passwordEnv)
+		add("auth", f.auth)
+		add("oauth-provider", f.oauthProvider)
+		add("oauth-client-id", f.oauthClientID)
+		add("oauth-tenant", f.oauthTenant)
+		add("oauth-scopes", f.oauthScopes)
+		add("oauth-auth-url", f.oauthAuthURL)
+		add("oauth-token-url", f.oauthTokenURL)
+		add("oauth-device-url", f.oauthDeviceURL)
 		add("ca-file", f.caFile)
 		add("ehlo-name", f.ehloName)
 		add("from", f.from)

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -54,6 +55,21 @@ allow_plaintext_auth = true`},
 		{"password command", []string{"--preset", "fastmail", "--username", "me", "--password-command", "pass show mail"}, `preset = "fastmail"
 username = "me"
 password_command = "pass show mail"`},
+		{"office365 signs in with OAuth2", []string{"--preset", "office365", "--username", "me@example.com"}, `preset = "office365"
+username = "me@example.com"`},
+		{"OAuth2 with every key", []string{"--server", "mail.example.org", "--username", "me", "--auth", "oauth2",
+			"--oauth-provider", "microsoft", "--oauth-tenant", "organizations", "--oauth-client-id", "abc",
+			"--oauth-scopes", "https://outlook.office.com/SMTP.Send,offline_access", "--oauth-token-url", "https://login.example/t"}, `server = "mail.example.org"
+username = "me"
+auth = "oauth2"
+oauth_provider = "microsoft"
+oauth_tenant = "organizations"
+oauth_client_id = "abc"
+oauth_scopes = ["https://outlook.office.com/SMTP.Send", "offline_access"]
+oauth_token_url = "https://login.example/t"`},
+		{"a token helper", []string{"--preset", "gmail", "--username", "me@gmail.com", "--oauth-token-command", "oama access me@gmail.com"}, `preset = "gmail"
+username = "me@gmail.com"
+oauth_token_command = "oama access me@gmail.com"`},
 		{"unicode server", []string{"--server", "xn--mil-qla.xn--exmple-cua.de:465"}, `server = "xn--mil-qla.xn--exmple-cua.de"
 port = 465`},
 	} {
@@ -96,7 +112,13 @@ port = 465`},
 				}
 				tf.CredentialHint = tfile.CredentialHint
 			}
-			if tf != tfile {
+			if fromFile.Credential.Source == config.CredentialTokenCommand {
+				if tf.CredentialHint != "the output of --oauth-token-command" || tfile.CredentialHint != "what oauth_token_command prints" {
+					t.Errorf("hints %q / %q", tf.CredentialHint, tfile.CredentialHint)
+				}
+				tf.CredentialHint = tfile.CredentialHint
+			}
+			if !reflect.DeepEqual(tf, tfile) {
 				t.Errorf("Target\nflags %+v\n file %+v", tf, tfile)
 			}
 		})

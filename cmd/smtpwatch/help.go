@@ -94,8 +94,11 @@ var helpTable = map[string]commandHelp{
 	"service install": {
 		About: "Registers \"smtpwatch run\" to start at login (a systemd user unit, or an XDG autostart\n" +
 			"entry where no user manager runs; a LaunchAgent on macOS; a logon task on Windows),\n" +
-			"or with --system at boot. Writes the commented config file when it is missing.",
-		Examples: []string{"smtpwatch service install", "sudo smtpwatch service install --system --user me"},
+			"or with --system at boot (a hardened systemd unit or an init script, a LaunchDaemon; on\n" +
+			"Windows a service whose API only the members of --group can reach). Writes the\n" +
+			"commented config file when it is missing.",
+		Examples: []string{"smtpwatch service install", "sudo smtpwatch service install --system --user me",
+			"smtpwatch service install --system --group \"Mail watchers\"   (Windows, as an administrator)"},
 	},
 	"service uninstall": {
 		About:    "Removes what install made and stops the daemon it started; says so when nothing was installed.",
@@ -103,8 +106,9 @@ var helpTable = map[string]commandHelp{
 	},
 	"service start": {
 		About: "Starts the installed daemon now and waits a few seconds until it answers on its socket.\n" +
-			"Exit status 0 when it runs (or already ran), 3 when it did not start, with the reason.",
-		Examples: []string{"smtpwatch service start", "sudo smtpwatch service start --system"},
+			"Exit status 0 when it runs (or already ran), 3 when it did not start, with the reason.\n" +
+			"With --install it installs first when nothing is installed.",
+		Examples: []string{"smtpwatch service start", "sudo smtpwatch service start --system", "smtpwatch service start --install"},
 	},
 	"service stop": {
 		About:    "Stops the installed daemon and waits until it has ended.",
@@ -125,6 +129,26 @@ var helpTable = map[string]commandHelp{
 	"password set": {
 		About:    "Stores the password of the account NAME in the OS keyring, read without echo (or from a pipe).",
 		Examples: []string{"smtpwatch password set charter", "printf '%s' \"$PW\" | smtpwatch password set charter"},
+	},
+	"notify": {
+		About: "Alerts beyond the desktop: the [[notify]] tables of the config send the same notifications\n" +
+			"(failing, offline, recovered, expiring, sign_in_required, config_error) to ntfy, Gotify,\n" +
+			"Slack, Teams, Telegram, Matrix, Discord, Pushover, e-mail or a signed JSON webhook.\n\n" +
+			"Actions:\n" +
+			"  test [NAME]     send a test notification through each channel (or NAME) and say what happened\n" +
+			"                  (exit 0 all delivered, 2 one failed, 3 could not try)\n" +
+			"  set-url NAME    store the channel's URL in the OS keyring, for url_keyring = true",
+		Examples: []string{"smtpwatch notify test", "smtpwatch notify test phone --config /etc/smtpwatch/config.toml"},
+	},
+	"notify test": {
+		About: "Sends a test notification through each [[notify]] channel of the config (or the one named)\n" +
+			"and prints, for each, whether it was delivered or why not. The channel's URL is never printed.\n" +
+			"Exit status 0 when every one was delivered, 2 when one failed, 3 when none could be tried.",
+		Examples: []string{"smtpwatch notify test", "smtpwatch notify test phone"},
+	},
+	"notify set-url": {
+		About:    "Stores the URL of the [[notify]] channel NAME in the OS keyring (url_keyring = true), read without echo or from a pipe.",
+		Examples: []string{"smtpwatch notify set-url phone", "printf '%s' \"$URL\" | smtpwatch notify set-url phone"},
 	},
 	"password delete": {
 		About:    "Removes the password of the account NAME from the OS keyring.",
@@ -178,6 +202,19 @@ var helpTable = map[string]commandHelp{
 		About:    "Lists the accounts of the config file: server, user, where the password comes from, and how each is doing when a daemon runs.",
 		Examples: []string{"smtpwatch accounts", "smtpwatch accounts --json"},
 	},
+	"login": {
+		About: "Signs the account NAME (auth = \"oauth2\": Microsoft 365, Outlook.com, Gmail) in with OAuth2:\n" +
+			"opens the provider's sign-in page in your browser (the address is printed too), and keeps\n" +
+			"the sign-in in the OS keyring; a running smtpwatch checks the account at once. --device\n" +
+			"signs in on another device with a code, for computers without a browser (Microsoft;\n" +
+			"Google refuses mail access that way). Builds without a client id need your own app\n" +
+			"registration: see the README, \"Sign in with OAuth2\".",
+		Examples: []string{"smtpwatch login work", "smtpwatch login --device work"},
+	},
+	"logout": {
+		About:    "Removes the OAuth2 sign-in of the account NAME from the OS keyring.",
+		Examples: []string{"smtpwatch logout work"},
+	},
 }
 
 // verbCommands are the commands whose first argument is an action; their
@@ -186,6 +223,7 @@ var verbCommands = map[string]string{
 	"service":  "service install|uninstall|start|stop|status [--system [--user NAME]] [--config FILE]",
 	"password": "password set|delete NAME",
 	"import":   "import thunderbird [PROFILE_DIR] | import msmtp [FILE]",
+	"notify":   "notify test [NAME] | set-url NAME [--config FILE]",
 }
 
 // isHelpFlag reports whether arg is -h or --help.
@@ -369,6 +407,7 @@ func (a *app) version(args []string) int {
 		return code
 	}
 	bi, _ := debug.ReadBuildInfo()
+	bi = withLinkedCommit(bi, commit, commitTime)
 	fmt.Fprint(a.stdout, versionText(version, bi))
 	return exitOK
 }

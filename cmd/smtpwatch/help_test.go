@@ -59,6 +59,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 		{"check"}, {"init"}, {"run"}, {"tray"}, {"status"}, {"pause"}, {"resume"}, {"history"},
 		{"presets"}, {"version"}, {"service"}, {"service", "install"}, {"service", "uninstall"},
 		{"service", "start"}, {"service", "stop"}, {"service", "status"}, {"password"}, {"open"},
+		{"notify"}, {"notify", "test"}, {"notify", "set-url"},
 	} {
 		name := strings.Join(cmd, " ")
 		t.Run(name, func(t *testing.T) {

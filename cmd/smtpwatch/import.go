@@ -107,6 +107,7 @@ func (a *app) importCmd(ctx context.Context, args []string) int {
 	var (
 		add       []config.NewAccount
 		passwords []string
+		signIns   []string
 		date      = time.Now().Format("2006-01-02")
 	)
 	plan := importer.Plan(cfg, found)
@@ -129,7 +130,7 @@ func (a *app) importCmd(ctx context.Context, args []string) int {
 			if s.Preset != nil {
 				preset = *s.Preset
 			}
-			if !oauth.Settings(&s, user, preset, p.TokenCommand) {
+			if !oauthSignIn.Settings(&s, user, preset, p.TokenCommand) {
 				fmt.Fprintf(a.stdout, "  - %s (%s, %s): left out: it signs in with OAuth2, which this build cannot set up yet\n", p.Name, p.Server(), p.Origin)
 				continue
 			}
@@ -149,8 +150,11 @@ func (a *app) importCmd(ctx context.Context, args []string) int {
 			comment += "\nSends mail from " + strings.Join(p.Addresses, ", ") + "."
 		}
 		add = append(add, config.NewAccount{Name: p.Name, Settings: s, Comment: comment})
-		if acct.Credential.Source == config.CredentialKeyring {
+		switch acct.Credential.Source {
+		case config.CredentialKeyring:
 			passwords = append(passwords, p.Name)
+		case config.CredentialOAuth:
+			signIns = append(signIns, p.Name)
 		}
 	}
 	for _, n := range notes {
@@ -174,6 +178,12 @@ func (a *app) importCmd(ctx context.Context, args []string) int {
 			fmt.Fprintf(a.stdout, "  smtpwatch password set %s%s\n", n, orEmpty(" --config "+shellWord(path), path != defaultConfigPath()))
 		}
 		fmt.Fprintf(a.stdout, "  smtpwatch check%s\n", orEmpty(" --config "+shellWord(path), path != defaultConfigPath()))
+	}
+	if len(signIns) > 0 {
+		fmt.Fprintln(a.stdout, "Sign these in with OAuth2, in a browser:")
+		for _, n := range signIns {
+			fmt.Fprintf(a.stdout, "  smtpwatch login %s%s\n", n, orEmpty(" --config "+shellWord(path), path != defaultConfigPath()))
+		}
 	}
 	return exitOK
 }

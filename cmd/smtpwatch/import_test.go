@@ -27,8 +27,9 @@ func cmdRun(t *testing.T, env map[string]string, args ...string) addRun {
 }
 
 // TestImportMsmtp: dry run writes nothing; the import adds what it can,
-// never a password, passwordeval as password_command, OAuth2 left out
-// with the reason; a second import adds nothing twice.
+// never a password, passwordeval as password_command (or, for auth
+// oauthbearer/xoauth2, as oauth_token_command); a second import adds
+// nothing twice.
 func TestImportMsmtp(t *testing.T) {
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:")
 	rc, _ := filepath.Abs("../../monitor/importer/testdata/msmtprc")
@@ -50,10 +51,10 @@ func TestImportMsmtp(t *testing.T) {
 		"+ gmail: smtp.gmail.com, port 587 (STARTTLS) as jo.example; password: password_command",
 		"+ work: mail.work.example, port 465 (SSL/TLS) as jo@work.example; password: OS keyring",
 		"note: its password is written in the msmtp file: not copied",
-		"- o365 (smtp.office365.com:587, " + rc + ":27 (account o365)): left out: it signs in with OAuth2, which this build cannot set up yet",
+		"+ o365: smtp.office365.com, port 587 (STARTTLS) as jo@corp.example; password: OAuth2 token from oauth_token_command",
 		"left out: protocol lmtp, not SMTP",
 		"account default is gmail",
-		"Added 3 account(s) to " + cfg,
+		"Added 4 account(s) to " + cfg,
 		"smtpwatch password set work --config " + cfg,
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -61,8 +62,8 @@ func TestImportMsmtp(t *testing.T) {
 		}
 	}
 	data, _ := os.ReadFile(cfg)
-	if strings.Contains(string(data), "hunter2") || strings.Contains(string(data), "oauth2ms") {
-		t.Errorf("a secret or the token command was written:\n%s", data)
+	if strings.Contains(string(data), "hunter2") || !strings.Contains(string(data), "oauth_token_command = \"oauth2ms --token\"") {
+		t.Errorf("a secret was written, or the token command was not:\n%s", data)
 	}
 	if !strings.Contains(string(data), "# Sends mail from jo.example@gmail.com.") {
 		t.Errorf("no comment:\n%s", data)
@@ -71,8 +72,11 @@ func TestImportMsmtp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Accounts) != 3 {
+	if len(c.Accounts) != 4 {
 		t.Errorf("%d accounts", len(c.Accounts))
+	}
+	if o, _ := c.Account("o365"); o.Credential.Source != config.CredentialTokenCommand {
+		t.Errorf("o365 signs in with %q, want the token command", o.Credential.Source)
 	}
 
 	r = cmdRun(t, nil, "import", "msmtp", rc, "--config", cfg)
@@ -108,7 +112,8 @@ func TestImportDefaultFiles(t *testing.T) {
 	r = cmdRun(t, nil, "import", "thunderbird", "--config", cfg)
 	if r.code != exitOK || !strings.Contains(r.stdout, "x1y2z3.default-release") ||
 		!strings.Contains(r.stdout, "+ example-org-ete: smtp.example.org, port 465 (SSL/TLS) as jo@example.org; password: OS keyring") ||
-		!strings.Contains(r.stdout, "- gmail (smtp.gmail.com:465") {
+		!strings.Contains(r.stdout, "+ gmail: smtp.gmail.com, port 465 (SSL/TLS) as jo.example@gmail.com; password: OAuth2 sign-in (smtpwatch login gmail)") ||
+		!strings.Contains(r.stdout, "smtpwatch login gmail --config "+cfg) {
 		t.Errorf("%s", r)
 	}
 	data, _ := os.ReadFile(cfg)

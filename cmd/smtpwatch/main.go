@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"smtpwatch/monitor/credential"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -37,9 +39,11 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	logger         *slog.Logger
-	// openURL opens a link in the browser (`smtpwatch open`); nil means
-	// the system's way (xdg-open, open, rundll32).
-	openURL func(url string) error
+	// openURL opens a URL in the system browser (login, `smtpwatch
+	// open`); nil is the system's opener (openBrowser).
+	openURL func(string) error
+	// grants keeps OAuth2 sign-ins; nil is the OS keyring.
+	grants credential.GrantStore
 }
 
 func run(args []string) int {
@@ -72,6 +76,9 @@ Usage:
   smtpwatch accounts                the accounts in the config, and how each is doing
   smtpwatch remove NAME             stop watching an account (and forget its password)
   smtpwatch import thunderbird|msmtp  add the accounts another mail program uses
+  smtpwatch notify test [NAME]      send a test alert through each [[notify]] channel
+  smtpwatch login NAME [--device]   sign in with OAuth2 (Microsoft 365, Outlook.com, Gmail)
+  smtpwatch logout NAME             remove that sign-in
   smtpwatch init                    write a commented config file to fill in
   smtpwatch version
 
@@ -84,7 +91,9 @@ var commands = map[string]bool{
 	"check": true, "run": true, "tray": true, "status": true, "pause": true, "resume": true,
 	"history": true, "service": true, "presets": true, "password": true, "init": true, "version": true,
 	"add": true, "import": true, "remove": true, "accounts": true,
-	"open": true,
+	"open":   true,
+	"notify": true,
+	"login":  true, "logout": true,
 }
 
 func (a *app) main(ctx context.Context, args []string) int {
@@ -100,7 +109,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 	case "check":
 		return a.check(ctx, rest)
 	case "run":
-		return a.runDaemon(ctx, rest)
+		return a.runManaged(ctx, rest)
 	case "tray":
 		return a.trayClient(ctx, rest)
 	case "status":
@@ -117,6 +126,12 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.presets(rest)
 	case "password":
 		return a.password(ctx, rest)
+	case "notify":
+		return a.notifyCmd(ctx, rest)
+	case "login":
+		return a.login(ctx, rest)
+	case "logout":
+		return a.logout(rest)
 	case "init":
 		return a.init(rest)
 	case "add":

@@ -12,35 +12,72 @@ import (
 // wants OAuth2 — autoconfig says OAuth2, the provider table says so
 // (Microsoft 365, Outlook.com), msmtp says auth oauthbearer or xoauth2 —
 // is handed to oauthSetup instead of asking for a password.
-//
-// This build's config knows no OAuth2 keys yet, so pendingOAuth writes
-// nothing of OAuth2: `add` writes the account's verified server without
-// sign-in and prints "sign in with: smtpwatch login NAME"; `import` leaves
-// such accounts out and says why. The OAuth2 build replaces pendingOAuth
-// with an implementation of the same interface.
 type oauthSetup interface {
 	// Settings makes s an account that signs in with OAuth2 — as the
 	// user user, with the provider named by provider (a preset key:
 	// "office365", "outlook", "gmail"; "" when unknown) or with tokenCommand
 	// (a command that prints an access token; "" for none) — by setting
 	// its keys through config.Settings (auth = "oauth2", oauth_provider,
-	// oauth_token_command). It reports false when this build cannot write
-	// such an account; s is then unchanged.
+	// oauth_token_command). It reports false when it cannot write such an
+	// account (no token helper, and no provider smtpwatch signs in with);
+	// s is then unchanged.
 	Settings(s *config.Settings, user, provider, tokenCommand string) bool
 	// SignIn runs the interactive sign-in of the account name of the
 	// config file path (written by Settings), as `smtpwatch login NAME`
 	// does, and returns once a token is stored or it failed. It returns
-	// errOAuthPending when this build cannot sign in.
+	// errOAuthPending when it cannot sign in.
 	SignIn(ctx context.Context, a *app, path, name string) error
 }
 
-// errOAuthPending: this build cannot set up OAuth2 sign-in.
+// errOAuthPending: the sign-in cannot be run here.
 var errOAuthPending = errors.New("OAuth2 sign-in is not available in this build")
 
-// oauth is the OAuth2 setup `add` and `import` use.
-var oauth oauthSetup = pendingOAuth{}
+// oauthSignIn is the OAuth2 setup `add` and `import` use.
+var oauthSignIn oauthSetup = loginOAuth{}
 
-// pendingOAuth is the OAuth2 setup of a build without OAuth2 sign-in.
+// loginOAuth sets accounts up for smtpwatch's own OAuth2 sign-in (or a
+// token helper) and signs them in with `smtpwatch login`.
+type loginOAuth struct{}
+
+func (loginOAuth) Settings(s *config.Settings, user, provider, tokenCommand string) bool {
+	var oauthProvider string
+	if p, ok := config.LookupPreset(provider); ok {
+		oauthProvider = p.OAuthProvider
+	}
+	if tokenCommand == "" && oauthProvider == "" {
+		return false
+	}
+	auth := string(config.AuthOAuth2)
+	s.OAuthSettings.Auth = &auth
+	s.Username = &user
+	s.PasswordEnv, s.PasswordCommand, s.PasswordKeyring = nil, nil, nil
+	if tokenCommand != "" {
+		s.OAuthSettings.TokenCommand = &tokenCommand
+	} else {
+		s.OAuthSettings.Provider = &oauthProvider
+	}
+	return true
+}
+
+// SignIn runs `smtpwatch login --config path name`: the browser, the
+// keyring, and a running daemon told to check at once.
+func (loginOAuth) SignIn(ctx context.Context, a *app, path, name string) error {
+	acct, _, err := loginAccount(path, name)
+	if err != nil {
+		return err
+	}
+	if acct.Credential.Source != config.CredentialOAuth {
+		return nil // a token helper: nothing to sign in
+	}
+	if code := a.login(ctx, []string{"--config", path, name}); code != exitOK {
+		return errors.New("the sign-in did not complete")
+	}
+	return nil
+}
+
+// pendingOAuth is the OAuth2 setup of a build that cannot sign in: it
+// writes nothing of OAuth2, so `add` writes the account's verified server
+// without sign-in and prints "sign in with: smtpwatch login NAME".
 type pendingOAuth struct{}
 
 func (pendingOAuth) Settings(*config.Settings, string, string, string) bool { return false }

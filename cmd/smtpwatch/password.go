@@ -24,8 +24,8 @@ const passwordUsage = `Usage:
   smtpwatch password delete NAME
         remove the password of NAME from the OS keyring
 
-NAME is an account of the config file (--config, or the user config dir's
-smtpwatch/config.toml) whose password_keyring = true.
+NAME is an account (or a /probe [[module]]) of the config file (--config,
+or the user config dir's smtpwatch/config.toml) whose password_keyring = true.
 
 Examples:
   smtpwatch password set charter
@@ -73,6 +73,9 @@ func (a *app) passwordSet(args []string) int {
 		return a.fail("%v", err)
 	}
 	acct, found := cfg.Account(name)
+	if m, ok := cfg.Module(name); !found && ok {
+		acct, found = m.Account, true // a [[module]] logs in too
+	}
 	if !found {
 		var known []string
 		for _, ac := range cfg.Accounts {

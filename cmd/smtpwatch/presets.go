@@ -18,7 +18,11 @@ type presetJSON struct {
 	Security       string           `json:"security"`
 	Alternative    *alternativeJSON `json:"alternative,omitempty"`
 	AppPasswordURL string           `json:"app_password_url,omitempty"`
-	Notes          string           `json:"notes,omitempty"`
+	// Auth is how the preset's accounts sign in by default: "password" or
+	// "oauth2"; OAuthProvider the OAuth2 provider they can use.
+	Auth          string `json:"auth"`
+	OAuthProvider string `json:"oauth_provider,omitempty"`
+	Notes         string `json:"notes,omitempty"`
 }
 
 type alternativeJSON struct {
@@ -41,7 +45,10 @@ func (a *app) presets(args []string) int {
 		for _, p := range ps {
 			j := presetJSON{
 				Key: p.Key, Name: p.Name, Server: p.Server, Port: p.Port, Security: string(p.Security),
-				AppPasswordURL: p.AppPasswordURL, Notes: p.Notes,
+				AppPasswordURL: p.AppPasswordURL, Notes: p.Notes, Auth: string(config.AuthPassword), OAuthProvider: p.OAuthProvider,
+			}
+			if p.DefaultAuth != "" {
+				j.Auth = string(p.DefaultAuth)
 			}
 			if p.Alternative.Port != 0 {
 				j.Alternative = &alternativeJSON{Port: p.Alternative.Port, Security: string(p.Alternative.Security)}

@@ -23,7 +23,7 @@ func TestPresetsTextShowsNotes(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(out, "Gmail: Gmail refuses your Google password from mail programs: turn on 2-Step Verification and use an app password.\n    App passwords: https://myaccount.google.com/apppasswords") {
+	if !strings.Contains(out, "Gmail: Gmail refuses your Google password from mail programs: turn on 2-Step Verification and use an app password, or sign in with OAuth2 (auth = \"oauth2\", then smtpwatch login NAME).\n    App passwords: https://myaccount.google.com/apppasswords") {
 		t.Errorf("Gmail's note is not shown with its app password page:\n%s", out)
 	}
 }
@@ -43,7 +43,8 @@ func TestPresetsJSONSnakeCase(t *testing.T) {
 	if len(raw) != len(ps) {
 		t.Fatalf("%d presets, want %d", len(raw), len(ps))
 	}
-	allowed := map[string]bool{"key": true, "name": true, "server": true, "port": true, "security": true, "alternative": true, "app_password_url": true, "notes": true}
+	allowed := map[string]bool{"key": true, "name": true, "server": true, "port": true, "security": true, "alternative": true, "app_password_url": true, "notes": true,
+		"auth": true, "oauth_provider": true}
 	for i, m := range raw {
 		for k := range m {
 			if !allowed[k] {
@@ -53,6 +54,13 @@ func TestPresetsJSONSnakeCase(t *testing.T) {
 		p := ps[i]
 		if m["key"] != p.Key || m["server"] != p.Server || m["port"] != float64(p.Port) || m["security"] != string(p.Security) || m["notes"] != p.Notes {
 			t.Errorf("preset %d = %v, want %+v", i, m, p)
+		}
+		wantAuth := string(p.DefaultAuth)
+		if wantAuth == "" {
+			wantAuth = "password"
+		}
+		if m["auth"] != wantAuth || p.OAuthProvider != "" && m["oauth_provider"] != p.OAuthProvider {
+			t.Errorf("%s: auth %v, oauth_provider %v", p.Key, m["auth"], m["oauth_provider"])
 		}
 		if p.AppPasswordURL != "" && m["app_password_url"] != p.AppPasswordURL {
 			t.Errorf("%s: app_password_url = %v", p.Key, m["app_password_url"])

@@ -18,7 +18,6 @@ import (
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/daemon"
-	"smtpwatch/monitor/engine"
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/paths"
 	"smtpwatch/monitor/probe"
@@ -46,6 +45,8 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	var f daemonFlags
 	fl := a.daemonFlagSet("run", "run [--config FILE] [--headless] [--log-format text|json] [--log-level LEVEL]", &f)
 	fl.BoolVar(&f.headless, "headless", false, "no tray icon or notifications, even on a desktop")
+	var stateDir string
+	fl.StringVar(&stateDir, "state-dir", "", "state `directory` (default: the config's state_dir, else the user's); a Windows service's is given")
 	if code, ok := parse(fl, args); !ok {
 		return code
 	}
@@ -80,7 +81,7 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	d, err := daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, Socket: socket, NewLogger: newLogger, Version: version,
+	d, err := daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, StateDir: stateDir, Socket: socket, NewLogger: newLogger, Version: version,
 		UIIcon: icons.PNG})
 	if err != nil {
 		return a.fail("%v", err)
@@ -104,7 +105,8 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	trayErr := tray.ErrUnavailable
 	if !f.headless {
 		trayErr = tray.Run(ctx, tray.Options{
-			Source: localSource{d.Engine()}, ConfigPath: path, LogPath: d.LogPath(), StateDir: d.StateDir(), Logger: logger,
+			Source: localSource{d}, ConfigPath: path, LogPath: d.LogPath(), StateDir: d.StateDir(), Logger: logger,
+			SignIn: a.traySignIn(path, logger), CanSignIn: traySignsIn(path),
 			Dashboard: func(context.Context) (string, error) { return d.DashboardURL() },
 		})
 	}
@@ -154,7 +156,7 @@ func (a *app) trayClient(ctx context.Context, args []string) int {
 	}
 	defer c.Close()
 	err = tray.Run(ctx, tray.Options{Source: c, ConfigPath: path, LogPath: filepath.Join(stateDir, "smtpwatch.log"), StateDir: stateDir, Logger: logger,
-		Dashboard: c.DashboardURL})
+		SignIn: a.traySignIn(path, logger), CanSignIn: traySignsIn(path), Dashboard: c.DashboardURL})
 	if errors.Is(err, tray.ErrUnavailable) {
 		return a.fail("no desktop session to show a tray icon in")
 	}
@@ -214,17 +216,20 @@ func (a *app) daemonLogger(f daemonFlags, file string) (*slog.Logger, func(), er
 	return newLogger(lf), func() { lf.Close() }, nil
 }
 
-// localSource lets the tray drive the in-process engine.
-type localSource struct{ e *engine.Engine }
+// localSource lets the tray drive the in-process daemon: its status, its
+// event stream (with the decided notifications) and its engine.
+type localSource struct{ d *daemon.Daemon }
 
-func (s localSource) Status(context.Context) (health.Status, error) { return s.e.Status(), nil }
+func (s localSource) Status(context.Context) (health.Status, error) { return s.d.Status(), nil }
 func (s localSource) Events(ctx context.Context) (<-chan health.Event, error) {
-	return s.e.Subscribe(ctx), nil
+	return s.d.Subscribe(ctx), nil
 }
 func (s localSource) Check(ctx context.Context, account string) ([]probe.Result, error) {
-	return s.e.Check(ctx, account)
+	return s.d.Engine().Check(ctx, account)
 }
 func (s localSource) PauseUntil(_ context.Context, account string, until time.Time) error {
-	return s.e.Pause(account, until)
+	return s.d.Engine().Pause(account, until)
 }
-func (s localSource) Resume(_ context.Context, account string) error { return s.e.Resume(account) }
+func (s localSource) Resume(_ context.Context, account string) error {
+	return s.d.Engine().Resume(account)
+}

@@ -20,7 +20,7 @@ import (
 var serviceSynopsis = map[string]string{
 	"install":   "service install [--system [--user NAME] [--socket PATH]] [--config FILE]",
 	"uninstall": "service uninstall [--system [--user NAME] [--socket PATH]] [--config FILE]",
-	"start":     "service start [--system [--user NAME] [--socket PATH]] [--config FILE]",
+	"start":     "service start [--install] [--system [--user NAME] [--socket PATH]] [--config FILE]",
 	"stop":      "service stop [--system [--user NAME] [--socket PATH]] [--config FILE]",
 	"status":    "service status [--system [--user NAME] [--socket PATH]] [--config FILE]",
 }
@@ -38,19 +38,29 @@ func (a *app) serviceCmd(ctx context.Context, args []string) int {
 	if !ok {
 		return a.fail("unknown service action %q: want install, uninstall, start, stop or status", verb)
 	}
-	var system bool
-	var userName, cfgPath, socket string
+	var system, install bool
+	var userName, cfgPath, socket, group string
 	fl := a.flags("service "+verb, synopsis)
 	fl.BoolVar(&system, "system", false, "at boot as a system service (headless, as --user), with the tray at that user's logins")
 	fl.StringVar(&userName, "user", "", "with --system: the `NAME` of the user whose accounts are watched (default: $SUDO_USER, else you)")
 	fl.StringVar(&cfgPath, "config", "", "config `file` the daemon uses (default: the user's smtpwatch/config.toml)")
 	fl.StringVar(&socket, "socket", "", "with --system: the `path` of the API socket shared by the daemon and the tray")
+	if runtime.GOOS == "windows" {
+		fl.StringVar(&group, "group", "", "with --system: the `GROUP` whose members may reach the service and get its tray at logon")
+	}
+	if verb == "start" {
+		fl.BoolVar(&install, "install", false, "install first when not installed (what the Start menu entry runs)")
+	}
 	if code, ok := parse(fl, args[1:]); !ok {
 		return code
 	}
 	o, owner, err := a.serviceOptions(system, userName, cfgPath, socket)
 	if err != nil {
 		return a.fail("%v", err)
+	}
+	o.Group = group
+	if install {
+		return a.serviceStartInstalling(ctx, o, owner)
 	}
 	switch verb {
 	case "install":
@@ -83,6 +93,9 @@ func (a *app) serviceOptions(system bool, userName, cfgPath, socket string) (ser
 	}
 	o := service.Options{System: system, Executable: exe, ConfigPath: cfgPath, Socket: socket}
 	home := ""
+	if system && runtime.GOOS == "windows" {
+		return windowsSystemOptions(o, a.getenv("ProgramData"))
+	}
 	if system {
 		if userName == "" {
 			userName = a.getenv("SUDO_USER")
@@ -99,7 +112,7 @@ func (a *app) serviceOptions(system bool, userName, cfgPath, socket string) (ser
 			o.ConfigPath = userFile(home, "config")
 		}
 		if o.Socket == "" {
-			o.Socket = userFile(home, "socket")
+			o.Socket = systemSocket(home)
 		}
 		if os.Geteuid() == 0 && u.Uid != "0" {
 			uid, uerr := strconv.Atoi(u.Uid)
@@ -156,9 +169,34 @@ func parseConfigFile(path string) (*config.Config, error) {
 }
 
 func (a *app) serviceInstall(o service.Options, owner fileOwner) int {
-	what, err := service.Install(o)
+	if !a.installService(o, owner) {
+		return exitUnknown
+	}
+	fmt.Fprintln(a.stdout, "Start it now with: smtpwatch service start"+systemFlag(o))
+	return exitOK
+}
+
+// serviceStartInstalling is `service start --install`, what the Windows
+// Start menu entry runs: it installs smtpwatch when it is not installed
+// (so it starts at every login from then on), then starts it.
+func (a *app) serviceStartInstalling(ctx context.Context, o service.Options, owner fileOwner) int {
+	st, err := service.Status(ctx, o)
 	if err != nil {
 		return a.fail("%v", err)
+	}
+	if !st.Installed() && !a.installService(o, owner) {
+		return exitUnknown
+	}
+	return a.serviceStart(ctx, o)
+}
+
+// installService installs and says what it did (false: it failed, and
+// said why).
+func (a *app) installService(o service.Options, owner fileOwner) bool {
+	what, err := service.Install(o)
+	if err != nil {
+		a.fail("%v", err)
+		return false
 	}
 	fmt.Fprintf(a.stdout, "Installed: %s.\n", what)
 	created, err := writeTemplateAs(o.ConfigPath, owner)
@@ -171,8 +209,7 @@ func (a *app) serviceInstall(o service.Options, owner fileOwner) int {
 		fmt.Fprintf(a.stdout, "It watches the accounts in %s.\n", o.ConfigPath)
 	}
 	a.warnServiceConfig(o.ConfigPath)
-	fmt.Fprintln(a.stdout, "Start it now with: smtpwatch service start"+systemFlag(o))
-	return exitOK
+	return true
 }
 
 // warnServiceConfig warns of what will not work in a service: a config
@@ -352,4 +389,33 @@ func userFile(home, which string) string {
 		return dir
 	}
 	return filepath.Join(dir, "smtpwatch.sock")
+}
+
+// systemSocket is the system daemon's socket: on Linux in /run/smtpwatch,
+// the unit's RuntimeDirectory= (made for the user at each start, gone at
+// stop); on macOS in the user's state directory.
+func systemSocket(home string) string {
+	if runtime.GOOS == "linux" {
+		return "/run/smtpwatch/smtpwatch.sock"
+	}
+	return userFile(home, "socket")
+}
+
+// windowsSystemOptions fills in a Windows system install: the service
+// runs as LocalService with its config, state and socket under
+// %ProgramData%\smtpwatch (--config and --socket move them).
+func windowsSystemOptions(o service.Options, programData string) (service.Options, fileOwner, error) {
+	if programData == "" {
+		return o, fileOwner{-1, -1}, errors.New("%ProgramData% is not set")
+	}
+	_, cfg, state, socket := service.WindowsSystemPaths(programData)
+	if o.ConfigPath == "" {
+		o.ConfigPath = cfg
+	}
+	if o.Socket == "" {
+		o.Socket = socket
+	}
+	o.StateDir = state
+	o.UserName = service.LocalServiceAccount
+	return o, fileOwner{-1, -1}, nil
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"os"
+	"os/user"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"smtpwatch/monitor/config"
+	"smtpwatch/service"
 )
 
 // serviceSession points every per-user directory at a temporary home.
@@ -110,5 +113,41 @@ func TestServiceInstallWarnsOfPasswordEnv(t *testing.T) {
 	}
 	if strings.Contains(warn, `"home"`) {
 		t.Errorf("warned of an account using the keyring:\n%s", warn)
+	}
+}
+
+// A system install's defaults: on Linux the socket in /run/smtpwatch (the
+// unit's RuntimeDirectory=, which the tray is told), the config and state
+// in the user's home; on Windows everything under %ProgramData%\smtpwatch,
+// the socket in a directory of its own, run as LocalService.
+func TestServiceSystemDefaults(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux defaults")
+	}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{getenv: func(string) string { return "" }}
+	o, _, err := a.serviceOptions(true, u.Username, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Socket != "/run/smtpwatch/smtpwatch.sock" || o.UserName != u.Username ||
+		o.ConfigPath != filepath.Join(u.HomeDir, ".config", "smtpwatch", "config.toml") || o.StateDir != filepath.Join(u.HomeDir, ".local", "state", "smtpwatch") {
+		t.Errorf("Linux system defaults: %+v", o)
+	}
+
+	w, _, err := windowsSystemOptions(service.Options{System: true, Executable: `C:\Program Files\smtpwatch\smtpwatch.exe`}, `C:\ProgramData`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(`C:\ProgramData`, "smtpwatch")
+	if w.ConfigPath != filepath.Join(base, "config.toml") || w.StateDir != filepath.Join(base, "state") || w.Socket != filepath.Join(base, "api", "smtpwatch.sock") ||
+		w.UserName != service.LocalServiceAccount {
+		t.Errorf("Windows system defaults: %+v", w)
+	}
+	if _, _, err := windowsSystemOptions(service.Options{System: true}, ""); err == nil {
+		t.Error("no %ProgramData%: accepted")
 	}
 }

@@ -136,9 +136,8 @@ func statusText(st health.Status, now time.Time) string {
 	var attention []string
 	for i, acc := range st.Accounts {
 		b.WriteString(accountLine(acc, names[i], now) + "\n")
-		if acc.AuthLocked {
-			b.WriteString("    The password is not tried again until it changes, so the account is not locked;\n" +
-				"    \"smtpwatch status --refresh\" tries it now.\n")
+		if note := report.HeldNote(acc); note != "" {
+			b.WriteString(note)
 		}
 		if acc.State == health.Failing || acc.State == health.Degraded {
 			attention = append(attention, acc.Name)
@@ -147,7 +146,33 @@ func statusText(st health.Status, now time.Time) string {
 	if len(attention) > 0 {
 		b.WriteString("What to change: smtpwatch check --account " + strings.Join(attention, ",") + "\n")
 	}
+	for _, c := range st.Channels {
+		if line := channelLine(c, now); line != "" {
+			b.WriteString(line + "\n")
+		}
+	}
 	return b.String()
+}
+
+// channelLine says an alert channel that fails, "" for one that works:
+//
+//	✗ alerts to hook (webhook) FAIL since 14:02: connection refused; 2 given up, 1 waiting
+func channelLine(c health.ChannelStatus, now time.Time) string {
+	if !c.Failing {
+		return ""
+	}
+	line := fmt.Sprintf("%s alerts to %s (%s) FAIL since %s: %s", report.StateSymbol(health.Failing), c.Name, c.Kind, report.Clock(c.Since, now), c.Error)
+	var notes []string
+	if c.Dropped > 0 {
+		notes = append(notes, fmt.Sprintf("%d given up", c.Dropped))
+	}
+	if c.Queued > 0 {
+		notes = append(notes, fmt.Sprintf("%d waiting", c.Queued))
+	}
+	if len(notes) > 0 {
+		line += "; " + strings.Join(notes, ", ")
+	}
+	return line + "\n    Test it: smtpwatch notify test " + c.Name
 }
 
 // accountLine is one account: symbol, name, what is true of it, since

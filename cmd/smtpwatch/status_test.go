@@ -409,6 +409,17 @@ func TestStatusTextCases(t *testing.T) {
 		{"a recovery being confirmed", health.Status{State: health.Failing, Accounts: []health.AccountStatus{
 			{Name: "work", State: health.Failing, Cause: probe.CauseConnectionTimeout, Since: now.Add(-time.Hour), Pending: probe.CauseOK, Last: last(5 * time.Second)}}},
 			"smtpwatch: sending would fail (checking again)\n✗ work — port blocked or unreachable — checking again: last check worked (since 13:05, checked just now)\nWhat to change: smtpwatch check --account work\n"},
+		// An alert channel that fails says so, and how to test it; one that
+		// works says nothing.
+		{"an alert channel failing", health.Status{State: health.OK, Accounts: []health.AccountStatus{
+			{Name: "work", State: health.OK, Cause: probe.CauseOK, Last: last(10 * time.Second)}},
+			Channels: []health.ChannelStatus{
+				{Name: "phone", Kind: "ntfy", Sent: 3},
+				{Name: "hook", Kind: "webhook", Failing: true, Since: now.Add(-3 * time.Minute), Error: "the webhook answered 500 Internal Server Error", Dropped: 2, Queued: 1},
+			}},
+			"smtpwatch: sending works\n✓ work — OK, 40 ms (checked just now)\n" +
+				"✗ alerts to hook (webhook) FAIL since 14:02: the webhook answered 500 Internal Server Error; 2 given up, 1 waiting\n" +
+				"    Test it: smtpwatch notify test hook\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,7 +10,10 @@
 //	GET  /v1/status                      health.Status
 //	GET  /v1/events                      Server-Sent Events: "event: KIND" and
 //	                                     "data: <health.Event JSON>", one per event,
-//	                                     and a ": heartbeat" comment every 15 s
+//	                                     and a ": heartbeat" comment every 15 s; kind
+//	                                     "notification" carries a decided notification
+//	                                     (health.Notification), the ones that still
+//	                                     stand first, as replays
 //	POST /v1/check[?account=NAME]        probe now and wait: {"status": worst, "accounts": [probe.Result]}
 //	                                     (report.Document)
 //	POST /v1/pause[?account=NAME][&for=DURATION | &until=RFC3339]
@@ -19,6 +22,18 @@
 //	GET  /metrics                        Prometheus text format
 //	POST /v1/ui/token                    {"url": "http://127.0.0.1:PORT/login?token=..."}: a one-time
 //	                                     link to the dashboard (monitor/web); 404 when it is not served
+//
+// The metrics listener (ServePrometheus, on metrics_listen) serves /metrics
+// and, in the blackbox_exporter style:
+//
+//	GET  /probe?account=NAME             check the account now (engine rules for logins)
+//	GET  /probe?target=HOST:PORT&module=NAME
+//	                                     check a server with a [[module]]'s settings
+//
+// with metrics.ProbeGatherer's metrics; the check ends ScrapeTimeoutOffset
+// before X-Prometheus-Scrape-Timeout-Seconds. 400 bad parameters, 403 a
+// target the module does not list, 404 an unknown account or module, 503
+// no check could start in time.
 //
 // No account parameter means every account. Parameters go in the query
 // string; unknown or repeated parameters are refused.
@@ -34,11 +49,16 @@
 // between bind and chmod, when the socket still has the umask's mode.
 //
 // On Windows 10 (1803) and later, AF_UNIX sockets are files too: Go's
-// net.Listen("unix") creates one, and Windows checks the file's ACL on
-// connect. The socket lives in %LocalAppData%\smtpwatch, whose ACL is
-// inherited from the user's profile: the user, SYSTEM and Administrators.
-// Go's os.Chmod only toggles the read-only attribute there, so Listen does
-// not call it; the ACL is the protection. No named pipe is used.
+// net.Listen("unix") creates one, and Windows checks the file's ACL:
+// connecting needs write access to the socket file, binding write access
+// to its directory. Go's os.Chmod only toggles the read-only attribute
+// there, so Listen does not call it; the ACL is the protection. A socket
+// directory Listen creates gets the descriptor of PrivateDirSDDL (the
+// user, SYSTEM and Administrators only, nothing inherited), which the
+// socket file inherits. The system service's socket directory, which its
+// install makes, lets the members of one group open the socket as well
+// (see service.WindowsSystemPaths); Listen leaves an existing directory's
+// ACL alone. No named pipe is used.
 //
 // Listen refuses to start when another daemon answers on the socket
 // (ErrAlreadyRunning), and replaces a socket file that nothing answers on,

@@ -23,7 +23,8 @@ const maxSocketPath = 103
 const probeTimeout = time.Second
 
 // Listen makes the API's Unix socket at path: it creates the directory
-// (mode 0700) if needed, refuses with an error wrapping ErrAlreadyRunning
+// (mode 0700; on Windows with the descriptor of PrivateDirSDDL) if
+// needed, refuses with an error wrapping ErrAlreadyRunning
 // if something answers on an existing socket there, removes the socket if
 // nothing does (a daemon that was killed leaves it behind), binds, and
 // makes the socket mode 0600 (on Windows the directory's ACL protects it;
@@ -35,7 +36,7 @@ func Listen(path string) (net.Listener, error) {
 	if len(path) > maxSocketPath {
 		return nil, fmt.Errorf("api: listen: socket path %s is %d bytes long; the OS allows %d", path, len(path), maxSocketPath)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := makeSocketDir(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("api: listen: %w", err)
 	}
 	fi, err := os.Lstat(path)

@@ -121,6 +121,10 @@ func Serve(ctx context.Context, ln net.Listener, engine Engine, gatherer prometh
 // address: the metrics name the accounts and servers. Errors: the listen
 // error, or what stopped it serving.
 func ServeMetrics(ctx context.Context, addr string, gatherer prometheus.Gatherer, logger *slog.Logger) error {
+	return serveMetrics(ctx, addr, gatherer, nil, 0, logger)
+}
+
+func serveMetrics(ctx context.Context, addr string, gatherer prometheus.Gatherer, prober Prober, probes int, logger *slog.Logger) error {
 	logger = orDiscard(logger)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -130,7 +134,12 @@ func ServeMetrics(ctx context.Context, addr string, gatherer prometheus.Gatherer
 		logger.Warn("metrics are served to other machines too", "addr", ln.Addr().String())
 	}
 	o := defaultOptions()
-	return serve(ctx, ln, newHandler(nil, gatherer, logger, o), logger, o)
+	h := newHandler(nil, gatherer, logger, o)
+	if prober != nil {
+		h.prober, h.probeSlots = prober, make(chan struct{}, max(probes, 1))
+		h.routes[PathProbe] = route{method: http.MethodGet, params: []string{"account", "target", "module"}, serve: h.probe}
+	}
+	return serve(ctx, ln, h, logger, o)
 }
 
 func loopback(a net.Addr) bool {
@@ -180,9 +189,13 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Lo
 type handler struct {
 	engine  Engine
 	metrics http.Handler // nil: no gatherer
-	log     *slog.Logger
-	o       options
-	routes  map[string]route
+	// prober answers /probe (the metrics listener only); probeSlots
+	// bounds its checks.
+	prober     Prober
+	probeSlots chan struct{}
+	log        *slog.Logger
+	o          options
+	routes     map[string]route
 }
 
 type route struct {

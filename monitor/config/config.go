@@ -75,6 +75,11 @@ type Config struct {
 
 	// Accounts in file order, disabled ones included.
 	Accounts []Account
+	// Notify are the alert channels, [[notify]] tables, in file order.
+	Notify []Notify
+	// Modules are the [[module]] tables of /probe?target=...&module=NAME,
+	// in file order.
+	Modules []Module
 }
 
 // Account returns the account with the given name, ignoring case.
@@ -104,7 +109,10 @@ type Account struct {
 	Port     int
 	Security probe.Security
 
-	Username   string
+	Username string
+	// Auth is how the account signs in; Credential where its password or
+	// access token comes from.
+	Auth       AuthMethod
 	Credential Credential
 
 	From string // envelope check sender; From and Rcpt are both set or both ""
@@ -144,6 +152,7 @@ type SettingsKey struct {
 	Port                           int
 	Security                       probe.Security
 	Username                       string
+	Auth                           AuthMethod
 	Credential                     CredentialKey
 	From, Rcpt, EHLOName, CAFile   string
 	CADigest                       [32]byte
@@ -161,7 +170,7 @@ type SettingsKey struct {
 func (a Account) Key() SettingsKey {
 	return SettingsKey{
 		Name: a.Name, Preset: a.Preset, Provider: a.Provider, Server: a.Server, Port: a.Port,
-		Security: a.Security, Username: a.Username, Credential: a.Credential.Key(),
+		Security: a.Security, Username: a.Username, Auth: a.Auth, Credential: a.Credential.Key(),
 		From: a.From, Rcpt: a.Rcpt, EHLOName: a.EHLOName, CAFile: a.CAFile, CADigest: a.CADigest,
 		TLSSkipVerify: a.TLSSkipVerify, AllowPlaintextAuth: a.AllowPlaintextAuth, Enabled: a.Enabled,
 		Interval: a.Interval, AuthInterval: a.AuthInterval, Timeout: a.Timeout, SlowThreshold: a.SlowThreshold,
@@ -197,6 +206,7 @@ func (a Account) Target() probe.Target {
 		SlowThreshold:      a.SlowThreshold,
 		CredentialHint:     a.Hint(),
 		AppPasswordURL:     a.appPasswordURL(),
+		OAuthProvider:      a.Credential.OAuth.Provider,
 	}
 }
 

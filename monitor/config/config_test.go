@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -235,7 +236,7 @@ success_threshold = 1
 			check: func(t *testing.T, c *Config) {
 				want := Account{
 					Name: "work", Provider: "work", Server: "mail.example.org", Port: 2525,
-					Security: probe.SecurityStartTLS, Username: "me@example.org",
+					Security: probe.SecurityStartTLS, Username: "me@example.org", Auth: AuthPassword,
 					Credential: Credential{Source: CredentialEnv, Env: "WORK_PASSWORD", File: "c.toml", Line: 7},
 					From:       "me@example.org", Rcpt: "postmaster@example.org", EHLOName: "laptop",
 					TLSSkipVerify: true, AllowPlaintextAuth: true, Enabled: false,
@@ -435,7 +436,7 @@ func TestTarget(t *testing.T) {
 	if got.Password != (credential.Secret{}) {
 		t.Error("Target carries a password")
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Target()\n got %+v\nwant %+v", got, want)
 	}
 }

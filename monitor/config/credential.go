@@ -4,29 +4,44 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/probe"
 )
 
-// CredentialSource says where an account's password comes from.
+// CredentialSource says where an account's credential comes from: a
+// password, or for auth = "oauth2" an access token.
 type CredentialSource string
 
-// The credential sources; CredentialNone means the account has no password
-// (the probe then checks everything but the login).
+// The credential sources; CredentialNone means the account has no
+// credential (the probe then checks everything but the login).
 const (
 	CredentialNone    CredentialSource = ""
 	CredentialEnv     CredentialSource = "env"     // password_env
 	CredentialCommand CredentialSource = "command" // password_command
 	CredentialKeyring CredentialSource = "keyring" // password_keyring
+	// CredentialOAuth: an OAuth2 sign-in made with `smtpwatch login`, kept
+	// in the OS keyring; access tokens are refreshed from it (OAuth says
+	// where).
+	CredentialOAuth CredentialSource = "oauth2"
+	// CredentialTokenCommand: oauth_token_command prints an access token.
+	CredentialTokenCommand CredentialSource = "token_command"
 )
 
-// Credential is an account's password source: a description, no secret.
-// Reading it is the credential package's work (Account.Password).
+// IsOAuth reports whether the source gives OAuth2 access tokens rather
+// than a password.
+func (s CredentialSource) IsOAuth() bool { return s == CredentialOAuth || s == CredentialTokenCommand }
+
+// Credential is an account's credential source: a description, no secret.
+// Reading it is the credential package's work (Account.ReadSignIn).
 type Credential struct {
 	Source  CredentialSource
 	Env     string // the variable, for CredentialEnv
-	Command string // the shell command, for CredentialCommand
+	Command string // the shell command, for CredentialCommand and CredentialTokenCommand
+	// OAuth is the provider and app of CredentialOAuth (Provider alone
+	// for CredentialTokenCommand, when the account names one).
+	OAuth OAuth
 	// File and Line locate the key that set the source, for messages. File
 	// is "" for a source given by command-line flags (Resolve with
 	// Origin.Flags).
@@ -48,11 +63,12 @@ type CredentialKey struct {
 	Env       string
 	Command   string
 	Untrusted bool
+	OAuth     OAuth
 }
 
 // Key is the credential's CredentialKey.
 func (c Credential) Key() CredentialKey {
-	return CredentialKey{Source: c.Source, Env: c.Env, Command: c.Command, Untrusted: c.Untrusted != ""}
+	return CredentialKey{Source: c.Source, Env: c.Env, Command: c.Command, Untrusted: c.Untrusted != "", OAuth: c.OAuth}
 }
 
 // KeyringService is the service name smtpwatch's passwords are stored under
@@ -81,22 +97,41 @@ const CommandTimeout = credential.CommandTimeout
 // A source named by a file owned by another user (Credential.Untrusted) is
 // not read: no command runs, no variable or keyring entry is looked at.
 func (a Account) Password(ctx context.Context) (credential.Secret, error) {
-	c := a.Credential
+	return a.Credential.fetch(ctx, a.Name, passwordKeys(a.Name), func(key, msg string, err error) error {
+		return a.credError(key, msg, err)
+	})
+}
+
+func passwordKeys(name string) secretKeys {
+	return secretKeys{env: "password_env", command: "password_command", keyring: "password_keyring", setHint: "smtpwatch password set " + name}
+}
+
+// fetch reads a credential source — the environment variable, the
+// command's standard output (trailing line breaks removed) or the OS
+// keyring entry of keyringUser — through the credential package, as
+// Account.Password documents. keys name the source's keys in messages;
+// errf makes the *Error. With no source it returns the zero Secret and
+// nil. One home for every secret a config names: passwords, alert URLs,
+// webhook keys.
+func (c Credential) fetch(ctx context.Context, keyringUser string, keys secretKeys, errf func(key, msg string, err error) error) (credential.Secret, error) {
 	key := ""
 	switch c.Source {
 	case CredentialNone:
 		return credential.Secret{}, nil
 	case CredentialEnv:
-		key = "password_env"
+		key = keys.env
 	case CredentialCommand:
-		key = "password_command"
+		key = keys.command
 	case CredentialKeyring:
-		key = "password_keyring"
-	default:
-		return credential.Secret{}, a.credError("", fmt.Sprintf("unknown credential source %q", c.Source), nil)
+		key = keys.keyring
+	case CredentialOAuth, CredentialTokenCommand:
+		return credential.Secret{}, errf("auth", "this account signs in with OAuth2, not a password", nil)
+	}
+	if key == "" {
+		return credential.Secret{}, errf("", fmt.Sprintf("unknown credential source %q", c.Source), nil)
 	}
 	if c.Untrusted != "" {
-		return credential.Secret{}, a.credError(key, c.Untrusted, ErrUntrusted)
+		return credential.Secret{}, errf(key, c.Untrusted, ErrUntrusted)
 	}
 	var (
 		s   credential.Secret
@@ -108,7 +143,7 @@ func (a Account) Password(ctx context.Context) (credential.Secret, error) {
 	case CredentialCommand:
 		s, err = credential.FromCommand(ctx, c.Command)
 	case CredentialKeyring:
-		s, err = credential.FromKeyring(ctx, a.Name)
+		s, err = credential.FromKeyring(ctx, keyringUser)
 	}
 	if err == nil {
 		return s, nil
@@ -116,11 +151,11 @@ func (a Account) Password(ctx context.Context) (credential.Secret, error) {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, credential.ErrNotFound), c.Source == CredentialKeyring && errors.Is(err, credential.ErrEmpty):
-		msg += "; run: smtpwatch password set " + a.Name
+		msg += "; run: " + keys.setHint
 	case errors.Is(err, credential.ErrNoSessionBus):
-		msg += "; use password_command or password_env instead"
+		msg += "; use " + keys.command + " or " + keys.env + " instead"
 	}
-	return credential.Secret{}, a.credError(key, msg, err)
+	return credential.Secret{}, errf(key, msg, err)
 }
 
 // ErrUntrusted is wrapped by Account.Password's error for a source named
@@ -151,6 +186,13 @@ func (a Account) Hint() string {
 		return "what password_command prints"
 	case CredentialKeyring:
 		return "smtpwatch password set " + a.Name
+	case CredentialOAuth:
+		return "smtpwatch login " + a.Name
+	case CredentialTokenCommand:
+		if a.Credential.File == "" {
+			return "the output of --oauth-token-command"
+		}
+		return "what oauth_token_command prints"
 	}
 	return ""
 }
@@ -162,7 +204,12 @@ func (a Account) Hint() string {
 // and gets a no_credentials warning. Both the daemon and `smtpwatch check`
 // report an unreadable password this way, and check the account anyway.
 func CredentialProblem(res probe.Result, err error) probe.Result {
-	msg := "The password could not be read, so sign-in was not checked: " + err.Error()
+	what := "The password"
+	var ce *Error
+	if errors.As(err, &ce) && (strings.Contains(ce.Key, "oauth") || strings.TrimLeft(ce.Key, "-") == "auth") {
+		what = "The OAuth2 sign-in"
+	}
+	msg := what + " could not be read, so sign-in was not checked: " + err.Error()
 	if res.Status == probe.StatusOK || res.Status == probe.StatusDegraded {
 		res.Status, res.Cause, res.Message = probe.StatusDegraded, probe.CauseNoCredentials, msg
 		res.Advice = []string{"Fix the password source named above; smtpwatch reads it again at the next check."}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -115,6 +114,7 @@ type scope struct {
 	prefix  string // prepended to keys in errors: "defaults."
 	account string
 	index   int
+	kind    string // Error.Table
 }
 
 func (s scope) line(key string) int { return s.d.lines.line(s.base.with(key)) }
@@ -130,7 +130,7 @@ func (s scope) lateAt(line int, key, format string, args ...any) {
 
 func (s scope) newError(line int, key, format string, args ...any) *Error {
 	return &Error{
-		File: s.d.file, Line: line, Account: s.account, Index: s.index,
+		File: s.d.file, Line: line, Account: s.account, Index: s.index, Table: s.kind,
 		Key: displayKey(s.prefix + key), Msg: fmt.Sprintf(format, args...),
 	}
 }
@@ -272,6 +272,7 @@ func (d *decoder) config(t *fileTable) *Config {
 	if d.md.IsDefined("account") {
 		cfg.Accounts = d.accounts(t.Account, defaults)
 	}
+	d.alerts(t, cfg)
 	return cfg
 }
 
@@ -436,8 +437,12 @@ func (d *decoder) account(s scope, p toml.Primitive, m map[string]any, defaults 
 		return strings.Compare(a, b)
 	})
 	s.keys(written, &t)
+	settings := t.settings()
+	if scopes := s.strings("oauth_scopes", t.OAuthScopes, func(string) error { return nil }); t.OAuthScopes.set {
+		settings.OAuthSettings.Scopes = &scopes
+	}
 
-	a, probs := Resolve(name, t.settings(), defaults, Origin{
+	a, probs := Resolve(name, settings, defaults, Origin{
 		File: d.file, Dir: d.dir,
 		Line: func(key string) int {
 			if key == "" {
@@ -447,9 +452,8 @@ func (d *decoder) account(s scope, p toml.Primitive, m map[string]any, defaults 
 		},
 	})
 	s.problems(probs)
-	if a.Credential.Source == CredentialCommand && d.info != nil && runtime.GOOS != "windows" && d.info.Mode().Perm()&0o022 != 0 {
-		s.errf("password_command", "%s is writable by group or others (mode %04o), so someone else could change the command; run: chmod go-w %s",
-			d.file, d.info.Mode().Perm(), shellQuote(d.file))
+	if cmdKey := map[CredentialSource]string{CredentialCommand: "password_command", CredentialTokenCommand: "oauth_token_command"}[a.Credential.Source]; cmdKey != "" {
+		d.commandSafe(s, cmdKey)
 	}
 	if a.Credential.Source != CredentialNone {
 		a.Credential.Untrusted = d.untrusted

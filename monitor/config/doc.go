@@ -17,7 +17,12 @@
 // Passwords are never stored in the file. An account names where its
 // password comes from — an environment variable, a command such as
 // "pass show mail/charter", or the OS keyring — and Account.Password fetches
-// it when a probe needs it, through the credential package. A file owned
+// it when a probe needs it, through the credential package. An account with
+// auth = "oauth2" signs in with an access token instead: from the OAuth2
+// sign-in `smtpwatch login` keeps in the OS keyring (its provider and app
+// in Credential.OAuth, resolved from oauth_* keys, the preset and the
+// build's default client ids), or from oauth_token_command.
+// Account.ReadSignIn reads whichever the account has. A file owned
 // by another user than the one smtpwatch runs as (or root) loads, but the
 // password sources it names are not read (Credential.Untrusted; Unix only).
 //

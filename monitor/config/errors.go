@@ -26,6 +26,9 @@ type Error struct {
 	// without a valid name is shown by its position.
 	Account string
 	Index   int
+	// Table is the kind of table Account and Index are in: "" for
+	// [[account]], "notify" for [[notify]], "module" for [[module]].
+	Table string
 	// Key is the key as written in its table ("security"), prefixed by the
 	// table outside accounts ("defaults.interval"). "" for syntax errors
 	// that name no key, and for file-level errors.
@@ -46,11 +49,15 @@ func (e *Error) Error() string {
 		}
 		b.WriteString(": ")
 	}
+	table := e.Table
+	if table == "" {
+		table = "account"
+	}
 	switch {
 	case e.Account != "":
-		fmt.Fprintf(&b, "account %q: ", e.Account)
+		fmt.Fprintf(&b, "%s %q: ", table, e.Account)
 	case e.Index > 0:
-		fmt.Fprintf(&b, "account #%d: ", e.Index)
+		fmt.Fprintf(&b, "%s #%d: ", table, e.Index)
 	}
 	if e.Key != "" {
 		b.WriteString(e.Key)

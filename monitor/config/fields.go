@@ -31,6 +31,8 @@ type fileTable struct {
 	Online         toml.Primitive `toml:"online"`
 	Defaults       toml.Primitive `toml:"defaults"`
 	Account        toml.Primitive `toml:"account"`
+	Notify         toml.Primitive `toml:"notify"`
+	Module         toml.Primitive `toml:"module"`
 }
 
 // onlineTable is [online].
@@ -67,7 +69,31 @@ type accountTable struct {
 	TLSSkipVerify      tomlBool   `toml:"tls_skip_verify"`
 	AllowPlaintextAuth tomlBool   `toml:"allow_plaintext_auth"`
 	Enabled            tomlBool   `toml:"enabled"`
+	oauthTable
 	scheduleTable
+}
+
+// oauthTable is the sign-in keys of an [[account]]: how it signs in, and
+// OAuth2's provider, app and token helper.
+type oauthTable struct {
+	Auth              tomlString  `toml:"auth"`
+	OAuthProvider     tomlString  `toml:"oauth_provider"`
+	OAuthClientID     tomlString  `toml:"oauth_client_id"`
+	OAuthClientSecret tomlString  `toml:"oauth_client_secret"`
+	OAuthTenant       tomlString  `toml:"oauth_tenant"`
+	OAuthScopes       tomlStrings `toml:"oauth_scopes"`
+	OAuthAuthURL      tomlString  `toml:"oauth_auth_url"`
+	OAuthTokenURL     tomlString  `toml:"oauth_token_url"`
+	OAuthDeviceURL    tomlString  `toml:"oauth_device_url"`
+	OAuthTokenCommand tomlString  `toml:"oauth_token_command"`
+}
+
+func (t *oauthTable) settings() OAuthSettings {
+	return OAuthSettings{
+		Auth: t.Auth.v, Provider: t.OAuthProvider.v, ClientID: t.OAuthClientID.v, ClientSecret: t.OAuthClientSecret.v,
+		Tenant: t.OAuthTenant.v, AuthURL: t.OAuthAuthURL.v, TokenURL: t.OAuthTokenURL.v,
+		DeviceURL: t.OAuthDeviceURL.v, TokenCommand: t.OAuthTokenCommand.v,
+	}
 }
 
 func (t *scheduleTable) schedule() Schedule {
@@ -84,7 +110,7 @@ func (t *accountTable) settings() Settings {
 		Username: t.Username.v, PasswordEnv: t.PasswordEnv.v, PasswordCommand: t.PasswordCommand.v,
 		PasswordKeyring: t.PasswordKeyring.v, From: t.From.v, Rcpt: t.Rcpt.v, CAFile: t.CAFile.v,
 		EHLOName: t.EHLOName.v, TLSSkipVerify: t.TLSSkipVerify.v, AllowPlaintextAuth: t.AllowPlaintextAuth.v,
-		Enabled: t.Enabled.v, Schedule: t.schedule(),
+		Enabled: t.Enabled.v, OAuthSettings: t.oauthTable.settings(), Schedule: t.schedule(),
 	}
 }
 

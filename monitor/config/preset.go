@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 
+	"smtpwatch/monitor/oauth"
 	"smtpwatch/monitor/probe"
 )
 
@@ -21,7 +22,14 @@ type Preset struct {
 	// providers that refuse the normal password from mail programs; "" when
 	// it has none or its page is not known.
 	AppPasswordURL string
-	Notes          string // one line of advice for people setting it up
+	// DefaultAuth is how an account of the preset signs in when it says
+	// nothing (no auth, no password source, no oauth_* key): AuthOAuth2
+	// for providers that refuse passwords; "" means by password.
+	DefaultAuth AuthMethod
+	// OAuthProvider is the OAuth2 provider of the preset's accounts
+	// (oauth.Microsoft, oauth.Google); "" when it has none.
+	OAuthProvider string
+	Notes         string // one line of advice for people setting it up
 	// Domains are the mail domains the provider serves (provider.go):
 	// "gmail.com", or "*.rr.com" for every name under rr.com.
 	Domains []string
@@ -66,7 +74,8 @@ func Presets() []Preset {
 			Key: "gmail", Name: "Gmail", Server: "smtp.gmail.com", Port: 587, Security: probe.SecurityStartTLS,
 			Alternative:    probe.Alternative{Port: 465, Security: probe.SecurityTLS},
 			AppPasswordURL: "https://myaccount.google.com/apppasswords",
-			Notes:          "Gmail refuses your Google password from mail programs: turn on 2-Step Verification and use an app password.",
+			OAuthProvider:  oauth.Google,
+			Notes:          "Gmail refuses your Google password from mail programs: turn on 2-Step Verification and use an app password, or sign in with OAuth2 (auth = \"oauth2\", then smtpwatch login NAME).",
 		},
 		{
 			Key: "gmx", Name: "GMX", Server: "mail.gmx.com", Port: 587, Security: probe.SecurityStartTLS,
@@ -80,11 +89,13 @@ func Presets() []Preset {
 		},
 		{
 			Key: "office365", Name: "Microsoft 365", Server: "smtp.office365.com", Port: 587, Security: probe.SecurityStartTLS,
-			Notes: "Work and school mailboxes: the organisation's admin must allow SMTP AUTH for the mailbox; many have it turned off.",
+			DefaultAuth: AuthOAuth2, OAuthProvider: oauth.Microsoft,
+			Notes: "Work and school mailboxes sign in with OAuth2 (smtpwatch login NAME); the organisation's admin must allow Authenticated SMTP for the mailbox, and many have it turned off.",
 		},
 		{
 			Key: "outlook", Name: "Outlook.com", Server: "smtp-mail.outlook.com", Port: 587, Security: probe.SecurityStartTLS,
-			Notes: "Outlook.com, Hotmail and Live addresses; Microsoft is phasing out password sign-in for mail programs in favour of OAuth.",
+			DefaultAuth: AuthOAuth2, OAuthProvider: oauth.Microsoft,
+			Notes: "Outlook.com, Hotmail and Live addresses refuse passwords, even app passwords: sign in with OAuth2 (smtpwatch login NAME).",
 		},
 		{
 			Key: "spectrum", Name: "Spectrum", Server: "mobile.charter.net", Port: 587, Security: probe.SecurityStartTLS,

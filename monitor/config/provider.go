@@ -43,10 +43,6 @@ var presetMX = map[string][]string{
 	"zoho":      {"zoho.com"},
 }
 
-// oauthPresets are the providers that refuse passwords from mail programs
-// and want OAuth2 instead.
-var oauthPresets = map[string]bool{"office365": true, "outlook": true}
-
 // withDomains fills in the provider table's lists.
 func withDomains(ps []Preset) {
 	for i := range ps {
@@ -55,25 +51,25 @@ func withDomains(ps []Preset) {
 	}
 }
 
-// SignIn is how a provider wants mail programs to sign in.
-type SignIn string
+// SignInMethod is how a provider wants mail programs to sign in.
+type SignInMethod string
 
 // The sign-in methods.
 const (
 	// SignInPassword: the account's own password.
-	SignInPassword SignIn = "password"
+	SignInPassword SignInMethod = "password"
 	// SignInAppPassword: a password made for mail programs on the
 	// provider's website (Preset.AppPasswordURL), not the account's own.
-	SignInAppPassword SignIn = "app_password"
+	SignInAppPassword SignInMethod = "app_password"
 	// SignInOAuth2: the provider refuses passwords; mail programs sign in
-	// with OAuth2 in a browser.
-	SignInOAuth2 SignIn = "oauth2"
+	// with OAuth2 in a browser (Preset.DefaultAuth).
+	SignInOAuth2 SignInMethod = "oauth2"
 )
 
-// SignIn says how the provider wants mail programs to sign in.
-func (p Preset) SignIn() SignIn {
+// SignInMethod says how the provider wants mail programs to sign in.
+func (p Preset) SignInMethod() SignInMethod {
 	switch {
-	case oauthPresets[p.Key]:
+	case p.DefaultAuth == AuthOAuth2:
 		return SignInOAuth2
 	case p.AppPasswordURL != "":
 		return SignInAppPassword

@@ -60,14 +60,14 @@ func TestPresetForMX(t *testing.T) {
 // TestPresetSignIn: the providers that refuse passwords want OAuth2; the
 // ones that issue app passwords say so.
 func TestPresetSignIn(t *testing.T) {
-	for key, want := range map[string]SignIn{
+	for key, want := range map[string]SignInMethod{
 		"office365": SignInOAuth2, "outlook": SignInOAuth2,
 		"gmail": SignInAppPassword, "yahoo": SignInAppPassword, "aol": SignInAppPassword, "icloud": SignInAppPassword,
 		"charter": SignInPassword,
 	} {
 		p, _ := LookupPreset(key)
-		if got := p.SignIn(); got != want {
-			t.Errorf("%s: SignIn() = %q, want %q", key, got, want)
+		if got := p.SignInMethod(); got != want {
+			t.Errorf("%s: SignInMethod() = %q, want %q", key, got, want)
 		}
 	}
 }

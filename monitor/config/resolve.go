@@ -32,6 +32,7 @@ type Settings struct {
 	AllowPlaintextAuth *bool
 	Enabled            *bool
 
+	OAuthSettings
 	Schedule
 }
 
@@ -52,6 +53,9 @@ type Origin struct {
 	// Flags makes messages name settings as flags ("--ca-file") instead of
 	// keys ("ca_file").
 	Flags bool
+	// NoServer says that the server comes later (a [[module]]: the
+	// request names it), so none is missing.
+	NoServer bool
 	// Line returns the line of a key in the file, and of the account's
 	// table for ""; nil when there are no lines. Keys that were not given
 	// fall back to the table's line.
@@ -230,7 +234,7 @@ func Resolve(name string, s Settings, defaults Schedule, o Origin) (Account, []P
 	case a.Server != "":
 	case hasPreset:
 		a.Server = preset.Server
-	case s.Server == nil && s.Preset == nil:
+	case s.Server == nil && s.Preset == nil && !o.NoServer:
 		late("server", `missing: set %s, or a preset (%s)`, o.setting("server", "smtp.example.com"), strings.Join(presetKeys(), ", "))
 	}
 	switch {
@@ -285,6 +289,7 @@ func Resolve(name string, s Settings, defaults Schedule, o Origin) (Account, []P
 	if a.Credential.Source != CredentialCommand {
 		a.Credential.Command = ""
 	}
+	probs = append(probs, resolveSignIn(&a, s, preset, hasPreset, credKeys, o)...)
 
 	// The envelope check needs both addresses.
 	switch {

@@ -108,6 +108,21 @@ const Template = `# smtpwatch configuration
 #   password_command = "pass show mail/charter"   a command that prints it
 #                                (this file must then not be writable by others)
 #password_keyring = true
+# Or sign in with OAuth2 instead of a password, as Microsoft 365, Outlook.com
+# and Gmail allow (Outlook.com allows nothing else; the office365 and outlook
+# presets sign in this way unless a password source is set). Instead of the
+# password source, set:
+# auth = "oauth2"                 "password", "oauth2" or "none"
+# oauth_provider = "microsoft"    "microsoft", "google" or "custom"
+# then sign in once in the browser: smtpwatch login charter (--device on a
+# computer without a browser; Microsoft only). The sign-in is kept in the
+# system keyring. Optional, for your own app registration (see the README,
+# "Sign in with OAuth2"): oauth_client_id = "...", oauth_client_secret = "..."
+# (Google desktop apps), oauth_tenant = "organizations" (Microsoft),
+# oauth_scopes = ["..."]; and for "custom": oauth_auth_url = "https://...",
+# oauth_token_url = "https://...", oauth_device_url = "https://...".
+# Or let a token helper you already use print a fresh access token:
+# oauth_token_command = "oama access me@example.com"
 # Optional: also check that the server accepts this sender and recipient
 # (MAIL FROM / RCPT TO, then reset; no mail is ever sent). Set both or neither.
 #from = "me@charter.net"
@@ -124,6 +139,43 @@ const Template = `# smtpwatch configuration
 # allow_plaintext_auth = false
 # Set to false to stop watching this account without deleting it. Default true.
 #enabled = true
+
+# ---- Alerts beyond this desktop (optional, for admins) ------------------------
+# Each [[notify]] block sends the same notifications as the desktop (when
+# sending starts failing, works again, a certificate expires soon...) to one
+# more place: ntfy, Gotify, Slack, Teams, Telegram, Matrix, Discord, Pushover,
+# e-mail, any URL that github.com/nicholas-fedor/shoutrrr knows, or a JSON
+# webhook. A channel that fails is retried and shown by "smtpwatch status";
+# "smtpwatch notify test" sends a test message through each.
+#
+# [[notify]]
+# name = "phone"
+# The service URL. URLs often hold a token: prefer one of
+#   url_env = "SMTPWATCH_NTFY_URL"     an environment variable
+#   url_command = "pass show ntfy"     a command that prints it
+#   url_keyring = true                 the keyring: smtpwatch notify set-url phone
+# E-mail alerts (smtp://) must use another server than the accounts watched.
+# url = "ntfy://ntfy.example.org/mail-alerts"
+# Or post each notification as JSON, signed with an HMAC of a secret:
+# webhook = "https://hooks.example.org/smtpwatch"
+# webhook_secret_env = "SMTPWATCH_WEBHOOK_SECRET"
+# webhook_secret_command = "pass show smtpwatch-webhook"
+# Only these accounts (default: all) and these topics (default: all of them).
+# accounts = ["charter"]
+# on = ["failing", "offline", "recovered", "expiring", "sign_in_required", "config_error"]
+
+# ---- Prometheus /probe modules (optional, for admins) -------------------------
+# With metrics_listen set, Prometheus can ask smtpwatch to check any server:
+# /probe?target=smtp.example.org:587&module=fleet. A [[module]] holds the
+# account settings for it; one that logs in must list the servers it may check.
+#
+# [[module]]
+# name = "fleet"
+# security = "starttls"
+# username = "monitor@example.org"
+# password_env = "FLEET_PASSWORD"
+# targets = ["*.example.org", "mail.example.net:465"]
+# timeout = "10s"
 `
 
 // WriteTemplate creates path (and its folder, 0700) holding Template, mode

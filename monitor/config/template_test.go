@@ -41,7 +41,7 @@ func TestTemplate(t *testing.T) {
 	want := Account{
 		Name: "charter", Preset: "charter", Provider: "Charter",
 		Server: "smtp.charter.net", Port: 587, Security: probe.SecurityStartTLS,
-		Username: "me@charter.net", From: "me@charter.net", Rcpt: "me@charter.net", Enabled: true,
+		Username: "me@charter.net", Auth: AuthPassword, From: "me@charter.net", Rcpt: "me@charter.net", Enabled: true,
 		Interval: time.Minute, AuthInterval: 15 * time.Minute, Timeout: 30 * time.Second,
 		CertWarnDays: 14, SlowThreshold: 5 * time.Second, FailureThreshold: 2, SuccessThreshold: 2,
 		File: "config.toml",
@@ -61,7 +61,7 @@ func TestTemplate(t *testing.T) {
 // TestTemplateExplainsEveryKey: each key the file accepts appears in the
 // template, so a beginner can find every setting there.
 func TestTemplateExplainsEveryKey(t *testing.T) {
-	all := append(append(append(topKeys(), onlineKeys()...), scheduleKeys()...), accountKeys()...)
+	all := append(append(append(append(append(topKeys(), onlineKeys()...), scheduleKeys()...), accountKeys()...), keysOf(&notifyTable{})...), keysOf(&moduleTable{})...)
 	for _, k := range all {
 		if !strings.Contains(Template, k+" = ") && !strings.Contains(Template, "["+k+"]") && !strings.Contains(Template, "[["+k+"]]") {
 			t.Errorf("the template does not show %s", k)

@@ -33,16 +33,29 @@ const maxStderrWords = 6
 // digits or symbols with letters, or a long token): people print passwords
 // in error messages and under set -x. The standard output is never quoted.
 func FromCommand(ctx context.Context, command string) (Secret, error) {
-	v, msg, err := runCommand(ctx, command)
+	v, msg, err := runCommand(ctx, command, "the password")
 	if msg != "" {
 		return Secret{}, &Error{Msg: msg, Err: err}
 	}
 	return NewSecret(v), nil
 }
 
-// runCommand runs a password command. On failure it returns a message for
-// a person and the underlying error.
-func runCommand(parent context.Context, command string) (string, string, error) {
+// FromTokenCommand runs an OAuth2 token helper (oauth_token_command: oama,
+// mutt_oauth2.py, a company script) that prints a fresh access token on
+// its standard output, with FromCommand's bounds and its rules for
+// errors.
+func FromTokenCommand(ctx context.Context, command string) (Secret, error) {
+	v, msg, err := runCommand(ctx, command, "the access token")
+	if msg != "" {
+		return Secret{}, &Error{Msg: msg, Err: err}
+	}
+	return NewSecret(v), nil
+}
+
+// runCommand runs a password or token command; what names what it should
+// print ("the password"). On failure it returns a message for a person
+// and the underlying error.
+func runCommand(parent context.Context, command, what string) (string, string, error) {
 	ctx, cancel := context.WithTimeout(parent, CommandTimeout)
 	defer cancel()
 	cmd := shellCommand(ctx, command)
@@ -70,13 +83,17 @@ func runCommand(parent context.Context, command string) (string, string, error) 
 	}
 	switch {
 	case stdout.overflow:
-		return "", fmt.Sprintf("the command printed more than %d bytes; it should print only the password", maxCommandOutput), nil
+		return "", fmt.Sprintf("the command printed more than %d bytes; it should print only %s", maxCommandOutput, what), nil
 	case out == "":
-		return "", "the command printed nothing; it should print the password", nil
+		return "", "the command printed nothing; it should print " + what, nil
 	case strings.ContainsAny(out, "\r\n"):
 		// Multi-line output (pass entries with extra fields) would go to the
 		// server as a wrong password and could get the account locked.
-		return "", "the command printed more than one line; it should print only the password (for pass: pass show NAME | head -n 1)", nil
+		msg := "the command printed more than one line; it should print only " + what
+		if what == "the password" {
+			msg += " (for pass: pass show NAME | head -n 1)"
+		}
+		return "", msg, nil
 	}
 	return out, "", nil
 }

@@ -125,3 +125,30 @@ func TestLimitedBuffer(t *testing.T) {
 		t.Errorf("after overflow: %q, overflow %v, n %d", b.String(), b.overflow, n)
 	}
 }
+
+// A token helper runs with the password command's bounds; its messages
+// speak of the access token, and never quote what it printed.
+func TestFromTokenCommand(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("uses sh")
+	}
+	s, err := FromTokenCommand(context.Background(), `printf '%s\n' "eyJ.token.sig"`)
+	if err != nil || s.Reveal() != "eyJ.token.sig" {
+		t.Fatalf("FromTokenCommand = %q, %v", s.Reveal(), err)
+	}
+	for cmd, want := range map[string]string{
+		"true":                          "the command printed nothing; it should print the access token",
+		`printf 'eyJ.a\neyJ.b\n'`:       "the command printed more than one line; it should print only the access token",
+		`echo "eyJ.leaked" >&2; exit 4`: "the command failed: exit status 4",
+	} {
+		_, err := FromTokenCommand(context.Background(), cmd)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", cmd, err, want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := FromTokenCommand(ctx, "sleep 30"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a helper that hangs: %v", err)
+	}
+}

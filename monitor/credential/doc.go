@@ -2,7 +2,10 @@
 // type, which prints as a placeholder everywhere, and the reading of
 // credentials from their sources — an environment variable (FromEnv), a
 // shell command (FromCommand), the OS keyring (FromKeyring, StoreInKeyring,
-// DeleteFromKeyring).
+// DeleteFromKeyring) — and OAuth2's: the sign-in (refresh token) kept in
+// the OS keyring (Grant, KeyringGrants), access tokens from a token helper
+// (FromTokenCommand) or refreshed from the sign-in (TokenSource, which
+// keeps them in memory only and saves a rotated refresh token at once).
 //
 // Every error it returns is an *Error whose text is for people and never
 // holds the credential, nor what a password command printed: of a failed

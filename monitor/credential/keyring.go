@@ -40,8 +40,18 @@ func noBus() error {
 // an *Error too; without a session bus it wraps ErrNoSessionBus and starts
 // nothing.
 func FromKeyring(ctx context.Context, user string) (Secret, error) {
+	v, err := keyringGet(ctx, KeyringService, user, "password")
+	if err != nil {
+		return Secret{}, err
+	}
+	return NewSecret(v), nil
+}
+
+// keyringGet reads the entry for user under service; what names the
+// entry's kind in messages ("password"). Errors are FromKeyring's.
+func keyringGet(ctx context.Context, service, user, what string) (string, error) {
 	if _, ok := SessionBus(); !ok {
-		return Secret{}, noBus()
+		return "", noBus()
 	}
 	type answer struct {
 		v   string
@@ -49,24 +59,24 @@ func FromKeyring(ctx context.Context, user string) (Secret, error) {
 	}
 	ch := make(chan answer, 1)
 	go func() {
-		v, err := keyring.Get(KeyringService, user)
+		v, err := keyring.Get(service, user)
 		ch <- answer{v, err}
 	}()
 	var r answer
 	select {
 	case r = <-ch:
 	case <-ctx.Done():
-		return Secret{}, &Error{Msg: "the OS keyring did not answer: " + ctx.Err().Error(), Err: ctx.Err()}
+		return "", &Error{Msg: "the OS keyring did not answer: " + ctx.Err().Error(), Err: ctx.Err()}
 	}
 	switch {
 	case errors.Is(r.err, keyring.ErrNotFound):
-		return Secret{}, &Error{Msg: fmt.Sprintf("no password stored in the OS keyring for %q", user), Err: r.err}
+		return "", &Error{Msg: fmt.Sprintf("no %s stored in the OS keyring for %q", what, user), Err: r.err}
 	case r.err != nil:
-		return Secret{}, &Error{Msg: "cannot read the OS keyring: " + r.err.Error(), Err: r.err}
+		return "", &Error{Msg: "cannot read the OS keyring: " + r.err.Error(), Err: r.err}
 	case r.v == "":
-		return Secret{}, &Error{Msg: fmt.Sprintf("the OS keyring holds an empty password for %q", user), Err: ErrEmpty}
+		return "", &Error{Msg: fmt.Sprintf("the OS keyring holds an empty %s for %q", what, user), Err: ErrEmpty}
 	}
-	return NewSecret(r.v), nil
+	return r.v, nil
 }
 
 // StoreInKeyring stores s for user (an account name) under KeyringService,

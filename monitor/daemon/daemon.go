@@ -1,12 +1,14 @@
 // Package daemon assembles what `smtpwatch run` runs, without the tray:
 // the instance lock in the state directory, the log file, the history
-// database, the engine, the local API on its socket (and the Prometheus
-// listener when configured), the config file watch, and the sleep and
-// network watches, and the dashboard (monitor/web) on its loopback
-// listener unless the config says ui = false. Start brings them up in
-// that order and Stop takes them down within ShutdownLimit, so that tests
-// drive the whole daemon in-process and the command is a thin wrapper
-// around it.
+// database, the engine, the notification dispatcher (monitor/notify: the
+// policy decided once, for the event stream the tray shows and for every
+// [[notify]] channel), the local API on its socket (and the Prometheus
+// listener with /metrics and /probe when configured), the dashboard
+// (monitor/web) on its loopback listener unless the config says ui =
+// false, the config file watch, and the sleep and network watches. Start
+// brings them up in that order and Stop takes them down within
+// ShutdownLimit, so that tests drive the whole daemon in-process and the
+// command is a thin wrapper around it.
 //
 // One daemon runs per state directory: Start holds the instance lock
 // (monitor/instance) for the daemon's whole life, before it opens the
@@ -23,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -32,9 +35,11 @@ import (
 	"smtpwatch/monitor/api"
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/engine"
+	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/history"
 	"smtpwatch/monitor/instance"
 	"smtpwatch/monitor/metrics"
+	"smtpwatch/monitor/notify"
 	"smtpwatch/monitor/paths"
 	"smtpwatch/monitor/probe"
 	"smtpwatch/monitor/web"
@@ -76,6 +81,11 @@ type Options struct {
 	// probe on the real network); tests point them elsewhere.
 	Probe engine.ProbeFunc
 	Deps  probe.Deps
+	// Notify is what the alert channels need beyond the config; its
+	// Origin defaults to the host name and its Version to Version.
+	Notify notify.SenderOptions
+	// NotifyRetry is how alert channels retry (zero: the defaults).
+	NotifyRetry notify.Retry
 
 	// UIIcon gives the dashboard the tray's icon of a state (icons.PNG;
 	// monitor does not import icons). nil shows the states' marks alone.
@@ -88,6 +98,9 @@ type Options struct {
 // Daemon is a running daemon. Its methods are safe for concurrent use.
 type Daemon struct {
 	eng      *engine.Engine
+	disp     *notify.Dispatcher
+	targets  *engine.Targets
+	sendOpts notify.SenderOptions
 	log      *slog.Logger
 	cfgPath  string
 	stateDir string
@@ -108,6 +121,9 @@ type Daemon struct {
 
 	stopOnce sync.Once
 	stopErr  error
+
+	cfgMu sync.Mutex
+	cfg   *config.Config // the config in force, for /probe's modules
 }
 
 // Start brings the daemon up and returns once it serves: the API answers
@@ -149,7 +165,7 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfgPath: o.ConfigPath, stateDir: stateDir, socket: o.Socket, lock: lock,
-		logPath: filepath.Join(stateDir, LogFile)}
+		logPath: filepath.Join(stateDir, LogFile), cfg: o.Config}
 	fail := func(err error) (*Daemon, error) {
 		ln.Close()
 		if d.store != nil {
@@ -188,20 +204,40 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	if deps.Logger == nil {
 		deps.Logger = d.log
 	}
+	m := metrics.New(reg)
 	d.eng, err = engine.New(engine.Options{
-		Config: o.Config, Probe: o.Probe, Deps: deps, Store: d.store, Obs: metrics.New(reg),
+		Config: o.Config, Probe: o.Probe, Deps: deps, Store: d.store, Obs: m,
 		Fingerprints: fp, Logger: d.log,
 	})
 	if err != nil {
 		cancel()
 		return fail(err)
 	}
+	d.sendOpts = o.Notify
+	if d.sendOpts.Origin == "" {
+		d.sendOpts.Origin, _ = os.Hostname()
+	}
+	if d.sendOpts.Version == "" {
+		d.sendOpts.Version = o.Version
+	}
+	d.disp = notify.New(notify.Options{
+		Status: d.eng.Status, Announce: d.eng.Announce, Logger: d.log, Observer: m, Retry: o.NotifyRetry,
+	}, notify.Channels(o.Config, d.sendOpts))
+	d.targets = engine.NewTargets(engine.TargetOptions{
+		Probe: o.Probe, Deps: deps, Fingerprints: fp, StateDir: stateDir,
+		Concurrency: o.Config.MaxConcurrency, Logger: d.log,
+	})
+	// Subscribed before the engine runs: the policy hears every event.
+	events := d.eng.Subscribe(ctx)
 
 	d.background(ctx, "engine", func() error { return d.eng.Run(ctx) })
+	d.background(ctx, "notify", func() error { return d.disp.Run(ctx, events) })
+	d.background(ctx, "api", func() error { return api.Serve(ctx, ln, apiView{d}, reg, d.log) })
 	d.startUI(ctx, o)
-	d.background(ctx, "api", func() error { return api.Serve(ctx, ln, apiEngine{d.eng, d}, reg, d.log) })
 	if o.Config.MetricsListen != "" {
-		d.background(ctx, "metrics listener", func() error { return api.ServeMetrics(ctx, o.Config.MetricsListen, reg, d.log) })
+		d.background(ctx, "metrics listener", func() error {
+			return api.ServePrometheus(ctx, o.Config.MetricsListen, reg, prober{d}, 2*o.Config.MaxConcurrency, d.log)
+		})
 	}
 	if d.cfgPath != "" {
 		d.background(ctx, "config watch", func() error { return config.Watch(ctx, d.cfgPath, d.Reload) })
@@ -212,6 +248,10 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	})
 	d.background(ctx, "network watch", func() error {
 		return engine.WatchNetwork(ctx, func() { d.log.Info("network changed; checking again"); d.eng.Wake() })
+	})
+	d.background(ctx, "settle", func() error {
+		settle(ctx, settleAfter)
+		return nil
 	})
 	enabled := 0
 	for _, a := range o.Config.Accounts {
@@ -240,7 +280,7 @@ func (d *Daemon) startUI(ctx context.Context, o Options) {
 		return
 	}
 	srv, err := web.New(web.Options{
-		Engine: d.eng, History: d.store, ConfigPath: d.cfgPath, Reload: d.Reload, Icon: o.UIIcon,
+		Engine: apiView{d}, History: d.store, ConfigPath: d.cfgPath, Reload: d.Reload, Icon: o.UIIcon,
 		OAuth2SignIn: o.OAuth2SignIn, Probe: o.Deps, Logger: d.log,
 	})
 	if err == nil {
@@ -269,14 +309,24 @@ func (d *Daemon) DashboardURL() (string, error) {
 	return d.ui.LoginURL()
 }
 
-// apiEngine is the engine as the API serves it, with the dashboard's
-// links.
-type apiEngine struct {
-	*engine.Engine
-	d *Daemon
-}
+// settleAfter is when, after the start, the memory of the start-up is
+// given back to the operating system: the first checks are done by then.
+const settleAfter = 30 * time.Second
 
-func (e apiEngine) DashboardURL() (string, error) { return e.d.DashboardURL() }
+// settle waits d, unless ctx ends first, then collects the garbage of the
+// start-up (config parsing, history migrations and queries, the first
+// checks, the packages' own initialisation) and returns the freed pages to
+// the operating system at once, instead of letting the runtime's scavenger
+// keep them for minutes: an idle daemon should cost its steady state only.
+func settle(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		debug.FreeOSMemory()
+	}
+}
 
 // openLog opens the log file for appending (0600), rotating it to .1 first
 // when it has grown past maxLogSize.
@@ -341,6 +391,82 @@ func (d *Daemon) Reload() {
 	}
 	d.uiMu.Unlock()
 	d.eng.Reload(c)
+	d.disp.SetChannels(notify.Channels(c, d.sendOpts))
+	d.cfgMu.Lock()
+	d.cfg = c
+	d.cfgMu.Unlock()
+}
+
+// Status is the engine's snapshot with the alert channels' states: what
+// the API's /v1/status and the in-process tray show.
+func (d *Daemon) Status() health.Status {
+	st := d.eng.Status()
+	if ch := d.disp.Channels(); len(ch) > 0 {
+		st.Channels = ch
+	}
+	return st
+}
+
+// Subscribe is the daemon's event stream: the engine's events and the
+// decided notifications, led by the notifications that still stand
+// (notify.Dispatcher.Standing), so that a subscriber that comes late — the
+// tray client at login, beside a daemon that runs since boot — hears them
+// once. It ends as engine.Engine.Subscribe does.
+func (d *Daemon) Subscribe(ctx context.Context) <-chan health.Event {
+	ch := d.eng.Subscribe(ctx)
+	replay := d.disp.Standing(d.eng.Status())
+	if len(replay) == 0 {
+		return ch
+	}
+	out := make(chan health.Event, 64)
+	go func() {
+		defer close(out)
+		for _, e := range replay {
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+		for e := range ch {
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// apiView is what the local API serves: the engine, with the daemon's
+// status and event stream.
+type apiView struct{ d *Daemon }
+
+func (v apiView) Status() health.Status                             { return v.d.Status() }
+func (v apiView) Subscribe(ctx context.Context) <-chan health.Event { return v.d.Subscribe(ctx) }
+func (v apiView) Check(ctx context.Context, account string) ([]probe.Result, error) {
+	return v.d.eng.Check(ctx, account)
+}
+func (v apiView) Pause(account string, until time.Time) error { return v.d.eng.Pause(account, until) }
+func (v apiView) Resume(account string) error                 { return v.d.eng.Resume(account) }
+func (v apiView) DashboardURL() (string, error)               { return v.d.DashboardURL() }
+
+// prober answers /probe.
+type prober struct{ d *Daemon }
+
+func (p prober) ProbeAccount(ctx context.Context, account string, timeout time.Duration) (engine.Probed, error) {
+	return p.d.eng.Probe(ctx, account, timeout)
+}
+
+func (p prober) ProbeTarget(ctx context.Context, module, target string, timeout time.Duration) (engine.Probed, error) {
+	p.d.cfgMu.Lock()
+	m, ok := p.d.cfg.Module(module)
+	p.d.cfgMu.Unlock()
+	if !ok {
+		return engine.Probed{}, fmt.Errorf("%w %q", engine.ErrUnknownModule, module)
+	}
+	return p.d.targets.Probe(ctx, m, target, timeout)
 }
 
 // Stop takes the daemon down: probes in flight are cancelled, open API

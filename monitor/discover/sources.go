@@ -58,7 +58,7 @@ func (q *query) queryOf(s Source) string {
 // alternative, ranked from rank down.
 func (q *query) fromPreset(p config.Preset, src Source, via string, rank int) []Candidate {
 	auth := []Auth{AuthPassword}
-	if p.SignIn() == config.SignInOAuth2 {
+	if p.SignInMethod() == config.SignInOAuth2 {
 		auth = []Auth{AuthOAuth2}
 	}
 	c := Candidate{Server: p.Server, Port: p.Port, Security: p.Security, Auth: auth, Preset: p.Key,

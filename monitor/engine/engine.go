@@ -21,6 +21,13 @@
 //     refusal in a row, at most 4 h; that too survives a restart.
 //   - Confirmation re-checks log in only when the failure they confirm is
 //     a failed login, and never during a back-off.
+//   - An OAuth2 account is held the same way when its sign-in is missing
+//     or refused (oauth_sign_in_required) or the server refused its token
+//     (oauth_token_rejected): no new try until the stored sign-in changes —
+//     which a runner notices at its next check, so `smtpwatch login` needs
+//     no restart. Access tokens come from one credential.TokenSource per
+//     account, which keeps them in memory and refreshes them before they
+//     expire.
 //
 // While a login verdict is held, checks that do not log in go on (the
 // connection and certificate are still watched) but cannot make the
@@ -33,12 +40,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"smtpwatch/monitor/config"
+	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/history"
 	"smtpwatch/monitor/probe"
@@ -88,6 +97,12 @@ type Options struct {
 	// OnProbe, if set, is told when each probe starts, with the time it was
 	// planned for: the scale benchmark measures schedule lag with it.
 	OnProbe func(account string, planned, started time.Time)
+	// Grants keeps the OAuth2 sign-ins of auth = "oauth2" accounts; nil is
+	// the OS keyring (credential.KeyringGrants).
+	Grants credential.GrantStore
+	// HTTP reaches the OAuth2 providers' token endpoints; nil is a client
+	// with the default transport.
+	HTTP *http.Client
 }
 
 // Engine watches the configured accounts. Its methods are safe for
@@ -284,11 +299,11 @@ func (e *Engine) Check(ctx context.Context, account string) ([]probe.Result, err
 	if err != nil {
 		return nil, err
 	}
-	replies := make([]chan probe.Result, len(rs))
+	replies := make([]chan checkReply, len(rs))
 	for i, r := range rs {
-		replies[i] = make(chan probe.Result, 1)
+		replies[i] = make(chan checkReply, 1)
 		select {
-		case r.checks <- replies[i]:
+		case r.checks <- checkRequest{reply: replies[i]}:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-r.done:
@@ -298,7 +313,8 @@ func (e *Engine) Check(ctx context.Context, account string) ([]probe.Result, err
 	out := make([]probe.Result, len(rs))
 	for i, ch := range replies {
 		select {
-		case out[i] = <-ch:
+		case rep := <-ch:
+			out[i] = rep.res
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-rs[i].done:
@@ -307,6 +323,70 @@ func (e *Engine) Check(ctx context.Context, account string) ([]probe.Result, err
 	}
 	return out, nil
 }
+
+// Probed is what a check asked for by /probe found.
+type Probed struct {
+	Result probe.Result
+	// Status is the account after the check.
+	Status health.AccountStatus
+	// LoggedIn says whether the check tried to log in; LoginOK is when the
+	// server last accepted the account's current credential (this check's
+	// login or an earlier one), zero when it has not since the daemon
+	// started, the credential changed, or the last login was refused.
+	LoggedIn bool
+	LoginOK  time.Time
+	// Held is the cause of the login verdict the account is held at (a
+	// rejected credential, or a temporary refusal in its back-off), ""
+	// when none: while one is held a check that does not log in cannot
+	// show the account working.
+	Held probe.Cause
+}
+
+// Probe checks an account now for /probe and returns what the check found.
+// It is a check like the scheduled ones (it feeds the account's health,
+// history and metrics, and waits for a check already running), with the
+// schedule's login rules: it logs in only when a login is due
+// (auth_interval since the last one, the scheduled checks' and /probe's
+// alike), never during the back-off after a temporary refusal, and never
+// with a credential the server rejected — unlike Check, it does not count
+// as the user asking. timeout, when > 0, shortens the account's timeout.
+// Paused accounts are checked too; their state stays paused. Errors: an
+// unknown account (wrapping ErrUnknownAccount), ctx's, or the account was
+// removed meanwhile.
+func (e *Engine) Probe(ctx context.Context, account string, timeout time.Duration) (Probed, error) {
+	rs, err := e.pick(account)
+	if err != nil {
+		return Probed{}, err
+	}
+	if account == "" || len(rs) != 1 {
+		return Probed{}, fmt.Errorf("probe: %w \"\"", ErrUnknownAccount)
+	}
+	r := rs[0]
+	reply := make(chan checkReply, 1)
+	select {
+	case r.checks <- checkRequest{reply: reply, scheduled: true, timeout: timeout}:
+	case <-ctx.Done():
+		return Probed{}, ctx.Err()
+	case <-r.done:
+		return Probed{}, fmt.Errorf("probe %s: the account was removed", r.acct.Name)
+	}
+	select {
+	case rep := <-reply:
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return Probed{Result: rep.res, Status: r.h.Status(), LoggedIn: rep.loggedIn, LoginOK: r.loginOK, Held: r.h.Held()}, nil
+	case <-ctx.Done():
+		return Probed{}, ctx.Err()
+	case <-r.done:
+		return Probed{}, fmt.Errorf("probe %s: the account was removed", r.acct.Name)
+	}
+}
+
+// Announce hands ev to the subscribers without recording it in history:
+// the notifications the notification policy decided (monitor/notify)
+// travel on the engine's event stream, to the API's /v1/events and the
+// tray.
+func (e *Engine) Announce(ev health.Event) { e.subs.publish(ev) }
 
 // Pause suspends checks and alarms of one account, or all when account is
 // "", until the given time (zero: until Resume).

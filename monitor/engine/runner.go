@@ -19,8 +19,8 @@ import (
 // so an account is never probed twice at once.
 type runner struct {
 	e      *Engine
-	checks chan chan probe.Result // "check now" requests
-	kick   chan struct{}          // probe now: resume, wake, settings changed
+	checks chan checkRequest // "check now" and /probe requests
+	kick   chan struct{}     // probe now: resume, wake, settings changed
 	quit   chan struct{}
 	done   chan struct{}
 	once   sync.Once
@@ -47,11 +47,35 @@ type runner struct {
 	// workedAt is the last time the account's current connection settings
 	// reached a working verdict (probe.Target.WorkedAt).
 	workedAt time.Time
+	// loginOK is when the server last accepted the current credential;
+	// zero after a refusal or a change of credential.
+	loginOK time.Time
+	// tokens gives the access tokens of an OAuth2 account with a stored
+	// sign-in; nil until needed, and after a settings change.
+	tokens *credential.TokenSource
+}
+
+// checkRequest asks the runner to check now.
+type checkRequest struct {
+	reply chan checkReply
+	// scheduled makes the check follow the schedule's login rules, as a
+	// /probe request does: it logs in only when a login is due and
+	// allowed, and never sends a credential the server rejected. Without
+	// it the check counts as the user asking (see Engine.Check).
+	scheduled bool
+	// timeout, when > 0, shortens the check's own timeout.
+	timeout time.Duration
+}
+
+// checkReply is what a check request gets back.
+type checkReply struct {
+	res      probe.Result
+	loggedIn bool
 }
 
 func newRunner(e *Engine, a config.Account, d probe.Deps) *runner {
 	r := &runner{
-		e: e, checks: make(chan chan probe.Result), kick: make(chan struct{}, 1),
+		e: e, checks: make(chan checkRequest), kick: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}),
 		acct: a, deps: d, policy: policyFor(e.cfg, a), needAuth: true,
 		h: health.NewAccount(a.Name, a.Provider, time.Now()),
@@ -113,8 +137,12 @@ func (r *runner) update(a config.Account, d probe.Deps) {
 	if connectionKey(a) != connectionKey(r.acct) {
 		r.workedAt = time.Time{}
 	}
+	if credChanged {
+		r.loginOK = time.Time{}
+	}
 	r.acct, r.deps, r.policy, r.needAuth = a, d, policyFor(r.e.cfg, a), true
 	r.h.Provider = a.Provider
+	r.tokens = nil
 	r.mu.Unlock()
 	if credChanged {
 		r.feed(health.Input{Kind: health.InputCredentialChanged})
@@ -163,17 +191,18 @@ func (r *runner) run(ctx context.Context) {
 	timer := time.NewTimer(time.Until(planned))
 	defer timer.Stop()
 	for {
-		var reply chan probe.Result
+		var req *checkRequest
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
-		case reply = <-r.checks:
+		case rq := <-r.checks:
+			req = &rq
 			planned = time.Now()
 		case <-r.kick:
 			planned = time.Now()
 		}
-		if reply == nil && r.paused() {
+		if req == nil && r.paused() {
 			r.feed(health.Input{Kind: health.InputTick})
 			if r.paused() {
 				planned = r.pauseEnd()
@@ -181,9 +210,13 @@ func (r *runner) run(ctx context.Context) {
 				continue
 			}
 		}
-		res, ok := r.probe(ctx, reply != nil, planned)
-		if reply != nil {
-			reply <- res
+		var o probeOpts
+		if req != nil {
+			o.manual, o.timeout = !req.scheduled, req.timeout
+		}
+		res, loggedIn, ok := r.probe(ctx, o, planned)
+		if req != nil {
+			req.reply <- checkReply{res, loggedIn}
 		}
 		if !ok {
 			return
@@ -256,11 +289,20 @@ func (r *runner) plan(manual bool, now time.Time) loginPlan {
 	return p
 }
 
-// probe runs one check and feeds its result. manual marks a check the user
-// asked for: it logs in even after a rejection or during a back-off, and
-// reads the account's CA file again first. ok is false when ctx ended
-// before the check finished.
-func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (probe.Result, bool) {
+// probeOpts say how one check goes.
+type probeOpts struct {
+	// manual marks a check the user asked for: it logs in even after a
+	// rejection or during a back-off, and reads the account's CA file
+	// again first.
+	manual bool
+	// timeout, when > 0, shortens the account's timeout for this check.
+	timeout time.Duration
+}
+
+// probe runs one check and feeds its result; loggedIn says whether it
+// tried to log in. ok is false when ctx ended before the check finished.
+func (r *runner) probe(ctx context.Context, o probeOpts, planned time.Time) (res probe.Result, loggedIn, ok bool) {
+	manual := o.manual
 	r.restore(ctx)
 	if manual {
 		r.rereadCA()
@@ -272,14 +314,22 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 
 	t := acct.Target()
 	t.Watching, t.WorkedAt = true, workedAt
+	if o.timeout > 0 {
+		if t.Timeout <= 0 || o.timeout < t.Timeout {
+			t.Timeout = o.timeout
+		}
+	}
 	auth := false
 	var credErr error
+	var si config.SignIn
 	if acct.Credential.Source != config.CredentialNone {
 		t.SkipAuth = true
-		// While locked, the password is read at every check: a changed one
-		// is tried at once.
+		// While locked, the credential is read at every check: a changed
+		// password, or a new OAuth2 sign-in, is tried at once.
 		if lp.locked || (lp.due && lp.allowed) {
-			pw, err := acct.Password(ctx)
+			var err error
+			si, err = acct.ReadSignIn(ctx, r.tokenSource(acct))
+			pw := si.ID
 			login := false
 			switch {
 			case err != nil:
@@ -300,7 +350,8 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 				login = true
 			}
 			if login {
-				t.Password, t.SkipAuth, auth = pw, false, true
+				si.Apply(&t)
+				t.SkipAuth, auth = false, true
 			}
 		}
 	}
@@ -310,27 +361,31 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 	select {
 	case sem <- struct{}{}:
 	case <-ctx.Done():
-		return probe.Result{}, false
+		return probe.Result{}, false, false
 	}
 	started := time.Now()
 	if r.e.o.OnProbe != nil {
 		r.e.o.OnProbe(acct.Name, planned, started)
 	}
-	res := r.e.probeFn(ctx, t, deps)
+	res = r.e.probeFn(ctx, t, deps)
 	<-sem
 	if ctx.Err() != nil {
-		return res, false
+		return res, auth, false
 	}
 	if credErr != nil {
 		res = config.CredentialProblem(res, credErr)
 	}
 
 	check := history.Check{Result: res, Auth: auth}
+	var rejected credential.Secret // the credential refused, as its source holds it now
 	if check.Login() {
 		check.Username = acct.Username
-		if res.Cause.IsCredentialRejection() && r.e.o.Store != nil {
-			// Computed only here: slow on purpose (see Fingerprinter).
-			check.Fingerprint = r.e.fp.Fingerprint(acct.Name, acct.Username, t.Password)
+		if res.Cause.IsCredentialRejection() {
+			rejected = si.After(ctx)
+			if r.e.o.Store != nil {
+				// Computed only here: slow on purpose (see Fingerprinter).
+				check.Fingerprint = r.e.fp.Fingerprint(acct.Name, acct.Username, rejected)
+			}
 		}
 	}
 	r.mu.Lock()
@@ -340,7 +395,16 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 		// Log in again next time unless this login settled it.
 		r.needAuth = !res.AuthVerified && !res.Cause.IsCredentialRejection()
 		if res.Cause.IsCredentialRejection() {
-			r.rejected = r.memFingerprint(t.Password)
+			r.rejected = r.memFingerprint(rejected)
+		}
+		if res.Cause == probe.CauseOAuthTokenRejected && r.tokens != nil {
+			// A check the user asks for gets a fresh token, not this one.
+			r.tokens.Forget()
+		}
+		if res.AuthVerified {
+			r.loginOK = res.CheckedAt
+		} else {
+			r.loginOK = time.Time{}
 		}
 	}
 	if (res.Status == probe.StatusOK || res.Status == probe.StatusDegraded) &&
@@ -358,7 +422,22 @@ func (r *runner) probe(ctx context.Context, manual bool, planned time.Time) (pro
 		r.e.o.Obs.Observe(res)
 	}
 	r.feed(health.Input{Kind: health.InputResult, Result: res, Auth: auth})
-	return res, true
+	return res, auth, true
+}
+
+// tokenSource is the account's source of OAuth2 access tokens, made on
+// first use and kept (with the access token in its memory) until the
+// settings change; nil for accounts without a stored sign-in.
+func (r *runner) tokenSource(acct config.Account) *credential.TokenSource {
+	if acct.Credential.Source != config.CredentialOAuth {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tokens == nil {
+		r.tokens = acct.NewTokenSource(r.e.o.Grants, r.e.o.HTTP, r.e.log)
+	}
+	return r.tokens
 }
 
 // restoreLogins is how many of the last logins are read at start: enough

@@ -81,6 +81,8 @@ type Event struct {
 	Message  string      `json:"message"`
 	Advice   []string    `json:"advice,omitempty"`
 	At       time.Time   `json:"at"`
+	// Notification is set for EventNotification.
+	Notification *Notification `json:"notification,omitempty"`
 }
 
 // AccountStatus is one account as the daemon reports it.
@@ -117,6 +119,9 @@ type AccountStatus struct {
 type Status struct {
 	State    State           `json:"state"`
 	Accounts []AccountStatus `json:"accounts"`
+	// Channels are the alert channels ([[notify]] tables), when the
+	// config has any.
+	Channels []ChannelStatus `json:"channels,omitempty"`
 }
 
 // Combine is the state the tray shows: the worst account, paused ones
@@ -137,4 +142,82 @@ func Combine(accounts []AccountStatus) State {
 		return Paused
 	}
 	return worst
+}
+
+// EventNotification carries a notification the daemon decided to give
+// (Event.Notification): the words a person reads, once, whatever channel
+// they arrive by. The tray shows them; webhooks receive the same object.
+const EventNotification EventKind = "notification"
+
+// Topic is what a notification is about; [[notify]] tables choose topics
+// with on = [...].
+type Topic string
+
+// The topics.
+const (
+	TopicFailing   Topic = "failing"   // sending would fail (and reminders of it)
+	TopicOffline   Topic = "offline"   // this computer is offline
+	TopicRecovered Topic = "recovered" // sending works again
+	TopicExpiring  Topic = "expiring"  // the server's certificate expires soon
+	// TopicSignIn: the account's OAuth sign-in must be done again (the
+	// probe cause oauth_sign_in_required); said like a failure, chosen
+	// apart.
+	TopicSignIn      Topic = "sign_in_required"
+	TopicConfigError Topic = "config_error" // the config file could not be loaded
+	TopicTest        Topic = "test"         // `smtpwatch notify test`
+)
+
+// Topics lists the topics a [[notify]] table may choose, in the order
+// the docs give them.
+var Topics = []Topic{TopicFailing, TopicOffline, TopicRecovered, TopicExpiring, TopicSignIn, TopicConfigError}
+
+// Notification is a decided notification: what the notification policy
+// (monitor/notify) chose to say, in words, with the events it announces.
+// The same decision goes to every channel; a channel that takes only some
+// accounts or topics gets its words composed from its part alone.
+type Notification struct {
+	// ID identifies the notification within the daemon's run (a retried
+	// delivery keeps it). IDs start at a random number: two runs do not
+	// share them.
+	ID    uint64 `json:"id"`
+	Topic Topic  `json:"topic"`
+	Title string `json:"title"`
+	Body  string `json:"body"`
+	// Icon is the state whose icon goes with it.
+	Icon State `json:"icon"`
+	// Key names what it is about ("account:charter", "offline",
+	// "accounts", "config"): a later one with the same key may replace it
+	// on screen.
+	Key string `json:"key"`
+	// Urgency is "low" (recoveries, certificates) or "normal".
+	Urgency string `json:"urgency"`
+	// Events are the events it announces, one per account (none for a
+	// test).
+	Events []Event `json:"events,omitempty"`
+	// Replay marks a notification given again to a subscriber that came
+	// after it was first given (the tray client of a daemon that runs
+	// since boot); Covers lists the IDs of the notifications it repeats,
+	// so that a subscriber that saw one of them can skip it.
+	Replay bool     `json:"replay,omitempty"`
+	Covers []uint64 `json:"covers,omitempty"`
+}
+
+// ChannelStatus is one alert channel ([[notify]] table) as the daemon
+// reports it.
+type ChannelStatus struct {
+	Name string `json:"name"`
+	// Kind is the service: "ntfy", "smtp", "webhook"...
+	Kind string `json:"kind"`
+	// Failing is set while the last attempt to deliver failed; Since is
+	// when the failures began, Error what the last one said (never a
+	// secret of the channel's URL).
+	Failing bool      `json:"failing"`
+	Since   time.Time `json:"since,omitzero"`
+	Error   string    `json:"error,omitempty"`
+	// Sent and Dropped count notifications delivered and given up since
+	// the daemon started; Queued are waiting.
+	Sent     int       `json:"sent"`
+	Dropped  int       `json:"dropped"`
+	Queued   int       `json:"queued"`
+	LastSent time.Time `json:"last_sent,omitzero"`
 }

@@ -68,3 +68,17 @@ func Ago(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
 }
+
+// Truncate shortens s to at most n runes, the last one "…" when it cut;
+// n <= 0 leaves s as it is. Notification bodies and tooltips go through
+// it.
+func Truncate(s string, n int) string {
+	if n <= 0 {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

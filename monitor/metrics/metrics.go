@@ -13,6 +13,15 @@
 //	cert_expiry_timestamp_seconds{account}   the server certificate's NotAfter
 //	last_check_timestamp_seconds{account}    when the last check started
 //
+// Alert channels ([[notify]] tables) carry a "channel" label instead:
+//
+//	notify_sent_total{channel}               notifications delivered
+//	notify_failures_total{channel}           attempts that failed (each retry counts)
+//	notify_dropped_total{channel}            notifications given up
+//	notify_channel_up{channel}               1 when the last attempt got through, 0 while failing
+//
+// ProbeGatherer holds the metrics of one /probe check.
+//
 // A Metrics is safe for concurrent use.
 package metrics
 
@@ -45,6 +54,11 @@ type Metrics struct {
 	failures   *prometheus.CounterVec
 	certExpiry *prometheus.GaugeVec
 	lastCheck  *prometheus.GaugeVec
+
+	notifySent    *prometheus.CounterVec
+	notifyFailed  *prometheus.CounterVec
+	notifyDropped *prometheus.CounterVec
+	notifyUp      *prometheus.GaugeVec
 }
 
 // New makes the collectors and registers them with reg; a nil reg registers
@@ -78,8 +92,21 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "When the last check started, in Unix seconds.",
 		}, []string{"account"}),
 	}
+	m.notifySent = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "notify_sent_total", Help: "Notifications an alert channel delivered.",
+	}, []string{"channel"})
+	m.notifyFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "notify_failures_total", Help: "Attempts to deliver through an alert channel that failed (each retry counts).",
+	}, []string{"channel"})
+	m.notifyDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "notify_dropped_total", Help: "Notifications an alert channel gave up (attempts spent, or its queue was full).",
+	}, []string{"channel"})
+	m.notifyUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "notify_channel_up", Help: "1 when the alert channel's last attempt got through, 0 while it fails.",
+	}, []string{"channel"})
 	if reg != nil {
-		reg.MustRegister(m.state, m.duration, m.probes, m.failures, m.certExpiry, m.lastCheck)
+		reg.MustRegister(m.state, m.duration, m.probes, m.failures, m.certExpiry, m.lastCheck,
+			m.notifySent, m.notifyFailed, m.notifyDropped, m.notifyUp)
 	}
 	return m
 }
@@ -139,4 +166,46 @@ func (m *Metrics) Forget(account string) {
 	m.failures.DeletePartialMatch(l)
 	m.certExpiry.DeletePartialMatch(l)
 	m.lastCheck.DeletePartialMatch(l)
+}
+
+// ChannelSent counts a notification the channel delivered.
+func (m *Metrics) ChannelSent(channel string) { m.notifySent.WithLabelValues(channel).Inc() }
+
+// ChannelFailed counts a failed attempt.
+func (m *Metrics) ChannelFailed(channel string) { m.notifyFailed.WithLabelValues(channel).Inc() }
+
+// ChannelDropped counts a notification given up.
+func (m *Metrics) ChannelDropped(channel string) { m.notifyDropped.WithLabelValues(channel).Inc() }
+
+// ChannelUp sets notify_channel_up, and makes every series of the channel
+// so that rate() works from the first failure on.
+func (m *Metrics) ChannelUp(channel string, up bool) {
+	m.notifySent.WithLabelValues(channel)
+	m.notifyFailed.WithLabelValues(channel)
+	m.notifyDropped.WithLabelValues(channel)
+	m.notifyUp.WithLabelValues(channel).Set(b2f(up))
+}
+
+// ChannelForget drops the series of a channel a reload removed.
+func (m *Metrics) ChannelForget(channel string) {
+	l := prometheus.Labels{"channel": channel}
+	m.notifySent.DeletePartialMatch(l)
+	m.notifyFailed.DeletePartialMatch(l)
+	m.notifyDropped.DeletePartialMatch(l)
+	m.notifyUp.DeletePartialMatch(l)
+}
+
+// NotifyUp, NotifySent and NotifyFailed are a channel's series, for tests.
+func (m *Metrics) NotifyUp(channel string) prometheus.Gauge {
+	return m.notifyUp.WithLabelValues(channel)
+}
+
+// NotifySent is the channel's notify_sent_total.
+func (m *Metrics) NotifySent(channel string) prometheus.Counter {
+	return m.notifySent.WithLabelValues(channel)
+}
+
+// NotifyFailed is the channel's notify_failures_total.
+func (m *Metrics) NotifyFailed(channel string) prometheus.Counter {
+	return m.notifyFailed.WithLabelValues(channel)
 }

@@ -15,17 +15,31 @@ import (
 // mechanism after a rejection — and only over TLS unless the account allows
 // plaintext explicitly. Without credentials it records that sign-in was not
 // verified and lets the run go on.
+//
+// A user name without a password or a token is no credential: an AUTH with
+// an empty password would count as a failed login against the account, so
+// none is sent.
 func (p *prober) auth(ctx context.Context, s *session) *failure {
 	began := time.Now()
-	if p.t.Username == "" {
+	switch {
+	case p.t.Username == "":
 		record(s.ps, PhaseAuth, began, true, "skipped: no credentials configured")
+		return nil
+	case !p.t.hasCredential():
+		record(s.ps, PhaseAuth, began, true, "skipped: no password configured for "+p.t.Username)
 		return nil
 	}
 	if s.tls == nil && !p.t.AllowPlaintextAuth {
 		// go-smtp would send AUTH PLAIN over plaintext; the rule is ours.
 		detail := "refused to send the password without encryption"
+		if p.t.Token != nil {
+			detail = "refused to send the access token without encryption"
+		}
 		record(s.ps, PhaseAuth, began, false, detail)
 		return &failure{cause: CausePlaintextAuthRefused, detail: detail}
+	}
+	if p.t.Token != nil {
+		return p.authOAuth(ctx, s, began)
 	}
 	mechs, offered := s.authMechanisms()
 	var client sasl.Client
@@ -62,26 +76,43 @@ func (p *prober) auth(ctx context.Context, s *session) *failure {
 // maxSASLSteps bounds a mechanism's challenges; PLAIN needs none, LOGIN one.
 const maxSASLSteps = 4
 
-// saslExchange runs AUTH on our own wire: go-sasl encodes the mechanism,
-// we speak the protocol. go-smtp's Auth answers a final rejection with "*",
-// the SASL abort that is valid only mid-exchange; servers take it as a
-// stray command (Postfix logs "non-SMTP command" and hangs up), which costs
-// a round trip and the QUIT. Here "*" goes only after a challenge we
-// cannot answer. It returns nil, nil on 235; the server's reply when it
-// refused; or an I/O or protocol error.
+// maxCommandLine is the longest command line, CRLF excluded, that RFC 5321
+// (4.5.3.1.4) lets a client send: 512 octets with the CRLF.
+const maxCommandLine = 510
+
+// saslExchange runs AUTH on our own wire: go-sasl (or oauthClient)
+// encodes the mechanism, we speak the protocol. go-smtp's Auth answers a
+// final rejection with "*", the SASL abort that is valid only mid-exchange;
+// servers take it as a stray command (Postfix logs "non-SMTP command" and
+// hangs up), which costs a round trip and the QUIT. Here "*" goes only
+// after a challenge we cannot answer. It returns nil, nil on 235; the
+// server's reply when it refused; or an I/O or protocol error.
+//
+// An initial response that would make the AUTH line longer than a
+// command line may be (an OAuth2 token of 1–2 kB) goes as RFC 4954 says:
+// "AUTH MECH" alone, then the response in answer to the server's empty
+// 334 challenge — one round trip more. Responses to challenges are not
+// bound by the command line's length (RFC 4954, section 4).
 func (s *session) saslExchange(ctx context.Context, c sasl.Client) (*Reply, error) {
 	dl := deadline(ctx, s.p.t.timeout())
 	mech, ir, err := c.Start()
 	if err != nil {
 		return nil, err
 	}
-	line := "AUTH " + mech
+	line, held := "AUTH "+mech, ""
 	if ir != nil {
 		enc := encodeSASL(ir)
 		s.p.secrets.sent(ir, enc)
-		line += " " + enc
+		if len(line)+1+len(enc) <= maxCommandLine {
+			line += " " + enc
+		} else {
+			held = enc
+		}
 	}
 	r, err := s.w.cmd(dl, line)
+	if held != "" && err == nil && r.code == 334 {
+		r, err = s.w.cmd(dl, held)
+	}
 	for step := 0; ; step++ {
 		switch {
 		case err != nil:
@@ -103,13 +134,17 @@ func (s *session) saslExchange(ctx context.Context, c sasl.Client) (*Reply, erro
 			_, _ = s.w.cmd(dl, "*") // abort, as RFC 4954 says
 			return nil, derr
 		}
-		enc := encodeSASL(resp)
+		// A response to a challenge is plain base64: an empty one is an
+		// empty line (as XOAUTH2's failure exchange wants it), not "=",
+		// which RFC 4954 defines for the initial response only.
+		enc := base64.StdEncoding.EncodeToString(resp)
 		s.p.secrets.sent(resp, enc)
 		r, err = s.w.cmd(dl, enc)
 	}
 }
 
-// encodeSASL is a response as RFC 4954 sends it: base64, "=" for empty.
+// encodeSASL is an initial response as RFC 4954 sends it: base64, "=" for
+// empty.
 func encodeSASL(b []byte) string {
 	if len(b) == 0 {
 		return "="
@@ -137,10 +172,12 @@ func classifyAuth(ctx context.Context, rp *Reply, err error) *failure {
 	text := strings.ToLower(rp.Message)
 	f := &failure{detail: rp.String(), reply: rp}
 	switch {
+	case smtpAuthDisabled(rp):
+		f.cause = CauseSMTPAuthDisabled
 	case rp.EnhancedCode == "5.7.9" || rp.Code == 534 || containsAny(text, "application-specific password", "app password", "application password"):
 		f.cause = CauseAppPasswordRequired
 	case rp.EnhancedCode == "5.7.30" || rp.EnhancedCode == "5.7.139" ||
-		containsAny(text, "basic authentication is disabled", "basic auth", "smtpclientauthentication is disabled", "oauth"):
+		containsAny(text, "basic authentication is disabled", "basic auth", "oauth"):
 		f.cause = CauseBasicAuthDisabled
 	case rp.Code/100 == 4 && isRateLimit(text):
 		f.cause = CauseRateLimited
@@ -155,6 +192,14 @@ func classifyAuth(ctx context.Context, rp *Reply, err error) *failure {
 		f.cause = CauseAuthRejected
 	}
 	return f
+}
+
+// smtpAuthDisabled reports whether a refusal says that an administrator
+// switched SMTP sign-in off — Microsoft's "535 5.7.139 Authentication
+// unsuccessful, SmtpClientAuthentication is disabled for the Tenant" (or
+// "for the Mailbox") — which no credential, password or OAuth, gets past.
+func smtpAuthDisabled(rp *Reply) bool {
+	return rp.Code/100 == 5 && strings.Contains(strings.ToLower(rp.Message), "smtpclientauthentication is disabled")
 }
 
 func containsAny(s string, subs ...string) bool {

@@ -26,11 +26,26 @@ const (
 	CauseAuthRejected            Cause = "auth_rejected"
 	CauseAppPasswordRequired     Cause = "app_password_required"
 	CauseBasicAuthDisabled       Cause = "basic_auth_disabled"
-	CauseAuthTemporaryFailure    Cause = "auth_temporary_failure"
-	CauseRateLimited             Cause = "rate_limited"
-	CauseSenderRejected          Cause = "sender_rejected"
-	CauseRecipientRejected       Cause = "recipient_rejected"
-	CauseProtocolError           Cause = "protocol_error"
+	// CauseSMTPAuthDisabled: an administrator switched SMTP sign-in off
+	// for the mailbox or the whole organisation (Microsoft's "535 5.7.139
+	// ... SmtpClientAuthentication is disabled"); OAuth does not help.
+	CauseSMTPAuthDisabled Cause = "smtp_auth_disabled"
+	// CauseOAuthSignInRequired: an OAuth2 account has no usable sign-in —
+	// never signed in, or the provider refused the stored one (revoked,
+	// expired, password changed).
+	CauseOAuthSignInRequired Cause = "oauth_sign_in_required"
+	// CauseOAuthTokenRejected: the SMTP server refused a fresh OAuth2
+	// access token.
+	CauseOAuthTokenRejected Cause = "oauth_token_rejected"
+	// CauseOAuthProviderUnreachable: no access token could be had because
+	// the provider's sign-in service did not answer (or answered 5xx),
+	// while the mail server and the network are fine.
+	CauseOAuthProviderUnreachable Cause = "oauth_provider_unreachable"
+	CauseAuthTemporaryFailure     Cause = "auth_temporary_failure"
+	CauseRateLimited              Cause = "rate_limited"
+	CauseSenderRejected           Cause = "sender_rejected"
+	CauseRecipientRejected        Cause = "recipient_rejected"
+	CauseProtocolError            Cause = "protocol_error"
 )
 
 // Warnings: sending works, but something needs attention.
@@ -47,7 +62,8 @@ var AllCauses = []Cause{
 	CauseTLSHandshakeFailed, CauseCertificateExpired, CauseCertificateNotYetValid,
 	CauseCertificateHostMismatch, CauseCertificateUntrusted, CauseTLSIntercepted,
 	CausePlaintextAuthRefused, CauseAuthUnsupported, CauseAuthRejected, CauseAppPasswordRequired,
-	CauseBasicAuthDisabled, CauseAuthTemporaryFailure, CauseRateLimited, CauseSenderRejected,
+	CauseBasicAuthDisabled, CauseSMTPAuthDisabled, CauseOAuthSignInRequired, CauseOAuthTokenRejected,
+	CauseOAuthProviderUnreachable, CauseAuthTemporaryFailure, CauseRateLimited, CauseSenderRejected,
 	CauseRecipientRejected, CauseProtocolError,
 	CauseCertificateExpiring, CauseSlowResponse, CauseNoCredentials,
 }
@@ -61,11 +77,15 @@ func (c Cause) IsWarning() bool {
 	return false
 }
 
-// IsCredentialRejection reports whether the server refused the credential
-// itself, so that retrying the same one could lock the account.
+// IsCredentialRejection reports whether the credential itself was refused
+// — by the server, or for an OAuth2 account by the provider's sign-in
+// service — so that sending the same one again could lock the account or
+// cannot help: it waits for a new credential (a new password, a new
+// sign-in).
 func (c Cause) IsCredentialRejection() bool {
 	switch c {
-	case CauseAuthRejected, CauseAppPasswordRequired, CauseBasicAuthDisabled:
+	case CauseAuthRejected, CauseAppPasswordRequired, CauseBasicAuthDisabled, CauseSMTPAuthDisabled,
+		CauseOAuthSignInRequired, CauseOAuthTokenRejected:
 		return true
 	}
 	return false
@@ -96,6 +116,8 @@ var shortText = map[Cause]string{
 	CausePlaintextAuthRefused: "password would go unencrypted", CauseAuthUnsupported: "no password sign-in offered",
 	CauseAuthRejected: "password rejected", CauseAppPasswordRequired: "app password required",
 	CauseBasicAuthDisabled: "password sign-in disabled (OAuth only)", CauseAuthTemporaryFailure: "sign-in temporarily failing",
+	CauseSMTPAuthDisabled: "SMTP sign-in turned off by an administrator", CauseOAuthSignInRequired: "sign-in required",
+	CauseOAuthTokenRejected: "access token refused", CauseOAuthProviderUnreachable: "sign-in service unreachable",
 	CauseRateLimited: "rate limited", CauseSenderRejected: "sender rejected", CauseRecipientRejected: "recipient rejected",
 	CauseProtocolError: "not speaking SMTP properly", CauseCertificateExpiring: "certificate expires soon",
 	CauseSlowResponse: "slow", CauseNoCredentials: "sign-in not checked",

@@ -1,10 +1,13 @@
 package probe
 
 import (
+	"errors"
 	"fmt"
-	"smtpwatch/monitor/human"
 	"strings"
 	"time"
+
+	"smtpwatch/monitor/credential"
+	"smtpwatch/monitor/human"
 )
 
 // conclude sets the verdict, the warnings, the message and the advice.
@@ -47,7 +50,7 @@ func (p *prober) warnings(core time.Duration, completed bool) []Cause {
 	if core > p.t.slowThreshold() {
 		w = append(w, CauseSlowResponse)
 	}
-	if !p.t.SkipAuth && p.t.Username == "" {
+	if !p.t.SkipAuth && !p.t.hasCredential() {
 		w = append(w, CauseNoCredentials)
 	}
 	return w
@@ -90,34 +93,38 @@ type explainer func(w *why) (string, []string)
 
 // explainers holds one explainer per cause.
 var explainers = map[Cause]explainer{
-	CauseOK:                      explainOK,
-	CauseOffline:                 explainOffline,
-	CauseDNSFailure:              explainDNSFailure,
-	CauseConnectionRefused:       explainConnectionRefused,
-	CauseConnectionTimeout:       explainConnectionTimeout,
-	CauseGreetingTimeout:         explainGreetingTimeout,
-	CauseServiceUnavailable:      explainServiceUnavailable,
-	CauseWrongTLSMode:            explainWrongTLSMode,
-	CauseSTARTTLSUnsupported:     explainSTARTTLSUnsupported,
-	CauseTLSHandshakeFailed:      explainTLSHandshakeFailed,
-	CauseCertificateExpired:      explainCertificateExpired,
-	CauseCertificateNotYetValid:  explainCertificateNotYetValid,
-	CauseCertificateHostMismatch: explainCertificateHostMismatch,
-	CauseCertificateUntrusted:    explainCertificateUntrusted,
-	CauseTLSIntercepted:          explainTLSIntercepted,
-	CausePlaintextAuthRefused:    explainPlaintextAuthRefused,
-	CauseAuthUnsupported:         explainAuthUnsupported,
-	CauseAuthRejected:            explainAuthRejected,
-	CauseAppPasswordRequired:     explainAppPasswordRequired,
-	CauseBasicAuthDisabled:       explainBasicAuthDisabled,
-	CauseAuthTemporaryFailure:    explainAuthTemporaryFailure,
-	CauseRateLimited:             explainRateLimited,
-	CauseSenderRejected:          explainSenderRejected,
-	CauseRecipientRejected:       explainRecipientRejected,
-	CauseProtocolError:           explainProtocolError,
-	CauseCertificateExpiring:     explainCertificateExpiring,
-	CauseSlowResponse:            explainSlowResponse,
-	CauseNoCredentials:           explainNoCredentials,
+	CauseOK:                       explainOK,
+	CauseOffline:                  explainOffline,
+	CauseDNSFailure:               explainDNSFailure,
+	CauseConnectionRefused:        explainConnectionRefused,
+	CauseConnectionTimeout:        explainConnectionTimeout,
+	CauseGreetingTimeout:          explainGreetingTimeout,
+	CauseServiceUnavailable:       explainServiceUnavailable,
+	CauseWrongTLSMode:             explainWrongTLSMode,
+	CauseSTARTTLSUnsupported:      explainSTARTTLSUnsupported,
+	CauseTLSHandshakeFailed:       explainTLSHandshakeFailed,
+	CauseCertificateExpired:       explainCertificateExpired,
+	CauseCertificateNotYetValid:   explainCertificateNotYetValid,
+	CauseCertificateHostMismatch:  explainCertificateHostMismatch,
+	CauseCertificateUntrusted:     explainCertificateUntrusted,
+	CauseTLSIntercepted:           explainTLSIntercepted,
+	CausePlaintextAuthRefused:     explainPlaintextAuthRefused,
+	CauseAuthUnsupported:          explainAuthUnsupported,
+	CauseAuthRejected:             explainAuthRejected,
+	CauseAppPasswordRequired:      explainAppPasswordRequired,
+	CauseBasicAuthDisabled:        explainBasicAuthDisabled,
+	CauseSMTPAuthDisabled:         explainSMTPAuthDisabled,
+	CauseOAuthSignInRequired:      explainOAuthSignInRequired,
+	CauseOAuthTokenRejected:       explainOAuthTokenRejected,
+	CauseOAuthProviderUnreachable: explainOAuthProviderUnreachable,
+	CauseAuthTemporaryFailure:     explainAuthTemporaryFailure,
+	CauseRateLimited:              explainRateLimited,
+	CauseSenderRejected:           explainSenderRejected,
+	CauseRecipientRejected:        explainRecipientRejected,
+	CauseProtocolError:            explainProtocolError,
+	CauseCertificateExpiring:      explainCertificateExpiring,
+	CauseSlowResponse:             explainSlowResponse,
+	CauseNoCredentials:            explainNoCredentials,
 }
 
 // suggest adds the other port and mode seen to work, if any, and reports
@@ -146,6 +153,15 @@ func (w *why) password() string {
 		s += " (" + w.t.CredentialHint + ")"
 	}
 	return s
+}
+
+// secret names what the account signs in with: "password", or "access
+// token" for an OAuth2 account.
+func (w *why) secret() string {
+	if w.t.Token != nil {
+		return "access token"
+	}
+	return "password"
 }
 
 // site is the provider's website: a provider known by name has one to
@@ -405,7 +421,7 @@ func explainTLSIntercepted(w *why) (string, []string) {
 }
 
 func explainPlaintextAuthRefused(w *why) (string, []string) {
-	msg := "smtpwatch did not send your password: the connection on port " + w.port + " is not encrypted, and anyone on the network path could read it."
+	msg := "smtpwatch did not send your " + w.secret() + ": the connection on port " + w.port + " is not encrypted, and anyone on the network path could read it."
 	if w.changed("The server no longer offers encryption here: something on your network may be stripping it. Try another network; do not send the password unencrypted.") {
 		return msg, w.adv
 	}
@@ -417,6 +433,18 @@ func explainPlaintextAuthRefused(w *why) (string, []string) {
 }
 
 func explainAuthUnsupported(w *why) (string, []string) {
+	if w.t.Token != nil {
+		msg := "The server does not offer OAuth sign-in (XOAUTH2 or OAUTHBEARER) on port " + w.port + " (" + w.detail + ")."
+		if w.changed("The server stopped offering OAuth sign-in on this port: " + w.prov + " may have changed its setup.") {
+			w.suggest()
+			return msg, w.adv
+		}
+		if !w.suggest() {
+			w.add("Check the server name and port: use the submission port 587 (STARTTLS) or 465 (SSL/TLS) that " + w.prov + " documents for OAuth.")
+		}
+		w.add("If " + w.prov + " takes only passwords here, set auth = \"password\" for this account.")
+		return msg, w.adv
+	}
 	msg := "The server does not offer password sign-in on port " + w.port + " (" + w.detail + ")."
 	if w.changed("The server stopped offering password sign-in on this port: " + w.prov + " may have changed its setup, or something on the network strips the offer.") {
 		w.suggest()
@@ -452,14 +480,95 @@ func explainAppPasswordRequired(w *why) (string, []string) {
 }
 
 func explainBasicAuthDisabled(w *why) (string, []string) {
+	name := w.t.Name
+	if name == "" {
+		name = "NAME"
+	}
 	return w.prov + " no longer accepts a password for sending; it requires sign-in with OAuth (\"modern authentication\") (" + w.detail + ").", []string{
-		"Use a mail program that signs in with your " + w.prov + " account in a browser window (OAuth).",
-		"For a work account, ask your administrator to enable SMTP AUTH for this mailbox.",
+		"Switch this account to OAuth: in its [[account]] set auth = \"oauth2\" (and oauth_provider = \"microsoft\" or \"google\" unless its preset says), then sign in once in the browser: smtpwatch login " + name + ".",
+		"Mail programs do the same: they sign in with your " + w.prov + " account in a browser window.",
 	}
 }
 
+func explainSMTPAuthDisabled(w *why) (string, []string) {
+	who := "this mailbox"
+	if w.t.Username != "" {
+		who = w.t.Username
+	}
+	msg := w.prov + " refused the sign-in because an administrator turned SMTP sign-in (\"Authenticated SMTP\") off for this mailbox or the whole organisation (" + w.reply + "). Signing in with OAuth does not change that."
+	w.add("Ask your organisation's Microsoft 365 administrator to turn on Authenticated SMTP for "+who+
+		" (Microsoft 365 admin center → Users → Active users → the user → Mail → Manage email apps).",
+		"If it is off for the whole organisation, the administrator must allow it there too (Exchange Online PowerShell: Set-TransportConfig -SmtpClientAuthenticationDisabled $false).")
+	w.add(w.again("Once it is on, use \"Check now\" (or smtpwatch status --refresh); smtpwatch does not sign in again before the credential changes or you ask.",
+		"Once it is on, run the check again."))
+	return msg, w.adv
+}
+
+// signIn is the advice to sign in (again, when a sign-in was made before),
+// the way the account signs in: "smtpwatch login NAME", or through the
+// account's token helper.
+func (w *why) signIn(again bool) string {
+	verb := "Sign in"
+	if again {
+		verb = "Sign in again"
+	}
+	h := w.t.CredentialHint
+	switch {
+	case strings.HasPrefix(h, "smtpwatch login"):
+		return verb + " in the browser: " + h + " (add --device on a computer without a browser)."
+	case h != "":
+		return verb + " with your token helper (" + h + "), then check again."
+	}
+	name := w.t.Name
+	if name == "" {
+		name = "NAME"
+	}
+	return verb + " in the browser: smtpwatch login " + name + "."
+}
+
+func explainOAuthSignInRequired(w *why) (string, []string) {
+	who := ""
+	if w.t.Username != "" {
+		who = " as " + w.t.Username
+	}
+	msg := "smtpwatch is not signed in to " + w.prov + who + ": " + w.detail + "."
+	w.add(w.signIn(w.f == nil || !errors.Is(w.f.err, credential.ErrNotSignedIn)))
+	if w.t.Watching {
+		w.add("smtpwatch does not try again until you sign in; it notices the new sign-in by itself.")
+	}
+	return msg, w.adv
+}
+
+func explainOAuthTokenRejected(w *why) (string, []string) {
+	who := "this account"
+	if w.t.Username != "" {
+		who = w.t.Username
+	}
+	msg := "The server refused the access token for " + who + " (" + w.detail + ")."
+	w.add("Sign in again as " + who + " itself: a sign-in with another account gives a token the server refuses for this address. " + w.signIn(true))
+	switch w.t.OAuthProvider {
+	case ProviderMicrosoft:
+		w.add("For Microsoft 365, the mailbox needs Authenticated SMTP turned on, and the app registration the SMTP.Send permission (https://outlook.office.com/SMTP.Send).")
+	case ProviderGoogle:
+		w.add("Google needs the scope https://mail.google.com/ for sending: leave oauth_scopes out to get it.")
+	default:
+		w.add("The sign-in must ask for the scope the mail server wants for sending (oauth_scopes).")
+	}
+	if w.t.Watching {
+		w.add("smtpwatch does not send it again until you sign in again.")
+	}
+	return msg, w.adv
+}
+
+func explainOAuthProviderUnreachable(w *why) (string, []string) {
+	msg := "No fresh access token could be had: " + w.prov + "'s sign-in service did not answer (" + w.detail + "). The mail server itself answers, and this computer is online."
+	w.add(w.again("Nothing to change: smtpwatch asks the sign-in service again at the next check.", "Nothing to change: run the check again in a few minutes."),
+		"If it lasts, a firewall, proxy or antivirus may block the sign-in service: your mail program needs it too.")
+	return msg, w.adv
+}
+
 func explainAuthTemporaryFailure(w *why) (string, []string) {
-	return "The server could not check your password right now (" + w.detail + "). This is usually temporary, on the provider's side.", []string{
+	return "The server could not check your " + w.secret() + " right now (" + w.detail + "). This is usually temporary, on the provider's side.", []string{
 		w.again("Nothing to change: smtpwatch checks again.", "Nothing to change: run the check again in a few minutes."),
 		"If it lasts more than an hour, contact " + w.prov + ".",
 	}
@@ -514,6 +623,11 @@ func explainSlowResponse(w *why) (string, []string) {
 }
 
 func explainNoCredentials(w *why) (string, []string) {
+	if w.t.Username != "" {
+		return "The server is reachable and its encryption is in order, but sign-in was not checked: no password is configured for " + w.t.Username + ".", []string{
+			"Add a password source (password_keyring, password_env or password_command) to check sign-in too.",
+		}
+	}
 	return "The server is reachable and its encryption is in order, but sign-in was not checked: no username is configured.", []string{
 		"Add username and a password source (password_keyring, password_env or password_command) to check sign-in too.",
 	}

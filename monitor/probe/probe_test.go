@@ -633,3 +633,23 @@ func TestAdviceWithoutProvider(t *testing.T) {
 		t.Errorf("advice %q", advice)
 	}
 }
+
+// A user name without a password is no credential: the probe must not send
+// an AUTH with an empty password — the server would count a failed login
+// against the account — and says sign-in was not checked, and why.
+func TestUserWithoutPasswordSendsNoAuth(t *testing.T) {
+	f := newFixture(t)
+	srv := smtptest.Start(t, smtptest.Options{Cert: f.cert(t, smtptest.Leaf{}), Users: users})
+	tg := f.target(srv.Addr, probe.SecurityStartTLS)
+	tg.Password = credential.Secret{}
+	r := probe.Probe(context.Background(), tg, f.deps())
+	if n := srv.AuthAttempts.Load(); n != 0 {
+		t.Fatalf("%d AUTH attempts with an empty password", n)
+	}
+	if r.Cause != probe.CauseNoCredentials || r.Status != probe.StatusDegraded || r.AuthVerified {
+		t.Errorf("cause %s, status %s, verified %v; want no_credentials, degraded", r.Cause, r.Status, r.AuthVerified)
+	}
+	if !strings.Contains(r.Message, "no password is configured for "+user) {
+		t.Errorf("message %q does not say what is missing", r.Message)
+	}
+}

@@ -64,7 +64,36 @@ func (s *secrets) password(user, pass string) {
 	s.addEncoded(base64.StdEncoding.EncodeToString([]byte(pass)))
 }
 
-// addPlain registers a secret value (a password, later an OAuth token).
+// token registers an OAuth2 access token: the value itself, and each of
+// its dot-separated parts (a JWT's header, claims and signature) as an
+// encoded form, so that a server quoting a truncated token ("eyJ0eXAi...")
+// has its quote redacted too. The XOAUTH2 and OAUTHBEARER lines that carry
+// it are registered when they are sent (see sent).
+func (s *secrets) token(tok string) {
+	s.addPlain(tok)
+	// The token inside any base64 line, at each of the three alignments
+	// base64 can give it (what precedes it in the line decides which): a
+	// server may quote the XOAUTH2 or OAUTHBEARER line, or another
+	// encoding of the token, in part. The first and last characters mix
+	// with their neighbours and are left out.
+	for pad := range 3 {
+		enc := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("\x00", pad) + tok))
+		if len(enc) > 12 {
+			s.addEncoded(enc[4 : len(enc)-4])
+		}
+	}
+	for part := range strings.SplitSeq(tok, ".") {
+		// base64url's "-" and "_" end a run of base64 characters; each
+		// piece is a form of its own.
+		for piece := range strings.FieldsFuncSeq(part, func(r rune) bool { return r == '-' || r == '_' }) {
+			if len(piece) >= minEncodedFragment {
+				s.addEncoded(piece)
+			}
+		}
+	}
+}
+
+// addPlain registers a secret value (a password, an OAuth token).
 func (s *secrets) addPlain(v string) {
 	if v == "" {
 		return

@@ -87,6 +87,23 @@ type Target struct {
 	// AppPasswordURL is where the provider issues app passwords, if it does.
 	AppPasswordURL string
 
+	// Token, when set, makes the probe sign in with OAuth2 — SASL XOAUTH2
+	// or OAUTHBEARER, as the user Username — instead of a password
+	// (Password is then not used). The probe calls it once, only when the
+	// check reaches the login and the server offers an OAuth mechanism,
+	// for a valid access token. An error says why there is none: one
+	// wrapping credential.ErrProviderUnreachable is reported as
+	// oauth_provider_unreachable, any other as oauth_sign_in_required.
+	// Its text is shown to people and must hold no secret.
+	Token TokenFunc
+	// OAuthProvider is "microsoft", "google" or "" (another provider): it
+	// picks the mechanism (Microsoft takes XOAUTH2 only) and the advice.
+	OAuthProvider string
+	// OAuthMechanism forces "XOAUTH2" or "OAUTHBEARER"; "" picks from what
+	// the server offers: XOAUTH2 for Microsoft, else OAUTHBEARER (RFC
+	// 7628) when offered, else XOAUTH2.
+	OAuthMechanism string
+
 	// From and Rcpt enable the envelope phase (MAIL FROM, RCPT TO, RSET; never
 	// DATA) when both are set.
 	From string
@@ -157,6 +174,12 @@ func (t Target) ehloName() string {
 	return DefaultEHLOName
 }
 
+// hasCredential reports whether the target has something to sign in
+// with: a user name and a password or an access token.
+func (t Target) hasCredential() bool {
+	return t.Username != "" && (!t.Password.IsZero() || t.Token != nil)
+}
+
 // DisplayName is how messages name the account's provider.
 func (t Target) DisplayName() string {
 	if t.Provider != "" {
@@ -186,6 +209,16 @@ var DefaultAlternatives = []Alternative{
 	{25, SecurityStartTLS},
 	{2525, SecurityStartTLS},
 }
+
+// TokenFunc returns an OAuth2 access token, blocking until it has one or
+// ctx ends (see Target.Token).
+type TokenFunc func(ctx context.Context) (credential.Secret, error)
+
+// The OAuth2 providers Target.OAuthProvider names.
+const (
+	ProviderMicrosoft = "microsoft"
+	ProviderGoogle    = "google"
+)
 
 // DialFunc opens a network connection; net.Dialer.DialContext satisfies it.
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)

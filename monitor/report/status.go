@@ -296,3 +296,34 @@ func PauseEnd(st health.Status) time.Time {
 	}
 	return end
 }
+
+// HeldNote says, for `smtpwatch status`, why an account whose credential
+// was refused (AuthLocked) is not signed in again and how that ends; ""
+// for an account that is not held. Lines are indented and end in a line
+// break.
+func HeldNote(a health.AccountStatus) string {
+	if !a.AuthLocked {
+		return ""
+	}
+	switch a.Cause {
+	case probe.CauseOAuthSignInRequired, probe.CauseOAuthTokenRejected:
+		return "    Nothing is sent until you sign in again: smtpwatch login " + a.Name + "\n" +
+			"    (smtpwatch notices the new sign-in by itself).\n"
+	case probe.CauseSMTPAuthDisabled:
+		return "    Not tried again until the credential changes; once an administrator turns\n" +
+			"    Authenticated SMTP on, \"smtpwatch status --refresh\" tries it now.\n"
+	}
+	return "    The password is not tried again until it changes, so the account is not locked;\n" +
+		"    \"smtpwatch status --refresh\" tries it now.\n"
+}
+
+// NeedsSignIn reports whether the account waits for a new OAuth2 sign-in:
+// it has none, the provider refused it, or the server refused its token.
+// The tray offers "Sign in…" for such an account.
+func NeedsSignIn(a health.AccountStatus) bool {
+	switch a.Cause {
+	case probe.CauseOAuthSignInRequired, probe.CauseOAuthTokenRejected:
+		return a.State == health.Failing || a.State == health.Starting || a.Pending != ""
+	}
+	return false
+}

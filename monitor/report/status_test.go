@@ -173,3 +173,23 @@ func TestClock(t *testing.T) {
 		}
 	}
 }
+
+// A held account says how the hold ends, in the words of its cause.
+func TestHeldNote(t *testing.T) {
+	for _, tc := range []struct {
+		cause probe.Cause
+		want  string
+	}{
+		{probe.CauseAuthRejected, "The password is not tried again until it changes"},
+		{probe.CauseOAuthSignInRequired, "until you sign in again: smtpwatch login work"},
+		{probe.CauseOAuthTokenRejected, "until you sign in again: smtpwatch login work"},
+		{probe.CauseSMTPAuthDisabled, "once an administrator turns\n    Authenticated SMTP on"},
+	} {
+		if got := HeldNote(health.AccountStatus{Name: "work", AuthLocked: true, Cause: tc.cause}); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.cause, got, tc.want)
+		}
+	}
+	if got := HeldNote(health.AccountStatus{Name: "work", Cause: probe.CauseOAuthSignInRequired}); got != "" {
+		t.Errorf("not held: %q", got)
+	}
+}

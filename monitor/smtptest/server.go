@@ -36,6 +36,13 @@ type Options struct {
 	AllowInsecureAuth bool
 	// AuthError, when set, answers every AUTH with this error.
 	AuthError *smtp.SMTPError
+	// Tokens enables the OAuth2 mechanisms (XOAUTH2 and OAUTHBEARER, after
+	// PLAIN and LOGIN when Users is set too) and judges each bearer token.
+	Tokens TokenCheck
+	// MaxLineLength is the longest line the server reads; 0 means
+	// go-smtp's 2000. OAuth2 tokens of 1–2 kB need more, as real servers
+	// allow (RFC 4954 raises the limit for AUTH responses).
+	MaxLineLength int
 
 	MailError *smtp.SMTPError
 	RcptError *smtp.SMTPError
@@ -79,12 +86,20 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	s := &Server{Addr: ln.Addr().String(), Port: ln.Addr().(*net.TCPAddr).Port, conns: map[net.Conn]struct{}{}}
 	s.ln = &listener{Listener: ln, s: s, delay: o.Delay, resetFirst: int64(o.ResetFirst)}
-	if len(o.Users) > 0 && o.Mechanisms == nil {
-		o.Mechanisms = []string{sasl.Plain, sasl.Login}
+	if o.Mechanisms == nil {
+		if len(o.Users) > 0 {
+			o.Mechanisms = []string{sasl.Plain, sasl.Login}
+		}
+		if o.Tokens != nil {
+			o.Mechanisms = append(o.Mechanisms, XOAuth2, OAuthBearer)
+		}
 	}
 	s.srv = smtp.NewServer(&backend{s: s, o: o})
 	s.srv.Domain = "localhost"
 	s.srv.AllowInsecureAuth = o.AllowInsecureAuth
+	if o.MaxLineLength > 0 {
+		s.srv.MaxLineLength = o.MaxLineLength
+	}
 	s.srv.ReadTimeout = 10 * time.Second
 	s.srv.WriteTimeout = 10 * time.Second
 	s.srv.ErrorLog = log.New(io.Discard, "", 0)
@@ -293,11 +308,25 @@ func (s *authSession) Auth(mech string) (sasl.Server, error) {
 		}
 		return smtp.ErrAuthFailed
 	}
+	checkToken := func(user, token string) error {
+		s.b.s.AuthAttempts.Add(1)
+		if e := s.b.o.AuthError; e != nil {
+			return e
+		}
+		if s.b.o.Tokens == nil {
+			return smtp.ErrAuthFailed
+		}
+		return s.b.o.Tokens(user, token)
+	}
 	switch mech {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
 	case sasl.Login:
 		return NewLoginServer(check), nil
+	case XOAuth2:
+		return newXOAuth2Server(checkToken), nil
+	case OAuthBearer:
+		return newOAuthBearerServer(checkToken), nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }

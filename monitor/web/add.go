@@ -415,7 +415,7 @@ func orEmpty(s string, cond bool) string {
 // appPassword is where the preset's provider issues app passwords, ""
 // when it wants none.
 func appPassword(preset string) string {
-	if p, ok := config.LookupPreset(preset); ok && p.SignIn() == config.SignInAppPassword {
+	if p, ok := config.LookupPreset(preset); ok && p.SignInMethod() == config.SignInAppPassword {
 		return p.AppPasswordURL
 	}
 	return ""

@@ -16,6 +16,7 @@
 //	unknownca    signed by other-ca, which bundle.pem does not hold
 //	expiring     valid, ends in 5 days
 //	intercepted  signed by "ESET SSL Filter CA", which bundle.pem holds
+//	loopback2    SAN 127.0.0.2 only
 //
 // All keys are ECDSA P-256. Running it again replaces every file.
 package main
@@ -99,6 +100,9 @@ func generate(dir string, now time.Time) error {
 		{"unknownca", otherCA, now.Add(-day), now.Add(200 * day), local, loop},
 		{"expiring", testCA, now.Add(-100 * day), now.Add(5 * day), local, loop},
 		{"intercepted", esetCA, now.Add(-day), now.Add(200 * day), local, loop},
+		// A server on 127.0.0.2, which a client on 127.0.0.1 does not see as
+		// itself (scripts/dovecot-e2e).
+		{"loopback2", testCA, now.Add(-day), now.Add(200 * day), nil, []net.IP{net.IPv4(127, 0, 0, 2)}},
 	}
 
 	for name, ca := range map[string]*authority{"ca": testCA, "eset-ca": esetCA, "other-ca": otherCA} {

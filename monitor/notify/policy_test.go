@@ -1,4 +1,4 @@
-package tray
+package notify
 
 import (
 	"fmt"
@@ -9,6 +9,9 @@ import (
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/probe"
 )
+
+// now is when the scenarios start.
+var now = time.Date(2026, 3, 10, 14, 20, 0, 0, time.UTC)
 
 // The events the engine publishes, as health.Next makes them.
 const (
@@ -297,7 +300,7 @@ func TestPolicy(t *testing.T) {
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newPolicy()
+			p := NewPolicy()
 			p.Loc = time.UTC
 			start := now
 			for i, s := range tc.steps {
@@ -307,7 +310,7 @@ func TestPolicy(t *testing.T) {
 					e.At = at
 					p.Observe(e, at)
 				}
-				got := p.Flush(at, s.status)
+				got := p.Flush(at, s.status).Compose(All)
 				if err := match(got, s.want); err != nil {
 					t.Fatalf("step %d (at +%v): %v", i, s.at, err)
 				}
@@ -317,7 +320,7 @@ func TestPolicy(t *testing.T) {
 }
 
 // match compares notifications with "title" or "title / body" strings.
-func match(got []notification, want []string) error {
+func match(got []health.Notification, want []string) error {
 	var g []string
 	for _, n := range got {
 		g = append(g, n.Title+" / "+n.Body)
@@ -335,41 +338,41 @@ func match(got []notification, want []string) error {
 }
 
 func TestPolicyNotificationDetails(t *testing.T) {
-	p := newPolicy()
+	p := NewPolicy()
 	p.Loc = time.UTC
 	p.Observe(transition("charter", "Charter", health.OK, health.Failing, probe.CauseAuthRejected), now)
 	p.Observe(transition("work", "", health.OK, health.Offline, probe.CauseOffline), now)
-	got := p.Flush(now.Add(coalesceWindow), health.Status{})
+	got := p.Flush(now.Add(CoalesceWindow), health.Status{}).Compose(All)
 	if len(got) != 2 {
 		t.Fatalf("got %+v", got)
 	}
-	if n := got[0]; n.Icon != health.Failing || n.Key != "account:charter" || n.Urgency != urgencyNormal {
+	if n := got[0]; n.Icon != health.Failing || n.Key != "account:charter" || n.Urgency != UrgencyNormal {
 		t.Errorf("failing: %+v", n)
 	}
-	if n := got[1]; n.Icon != health.Offline || n.Key != "offline" || n.Urgency != urgencyNormal {
+	if n := got[1]; n.Icon != health.Offline || n.Key != "offline" || n.Urgency != UrgencyNormal {
 		t.Errorf("offline: %+v", n)
 	}
 	back := transition("charter", "Charter", health.Failing, health.Degraded, probe.CauseCertificateExpiring)
 	back.At = now.Add(time.Hour)
 	p.Observe(back, back.At)
-	got = p.Flush(back.At.Add(coalesceWindow), health.Status{})
-	if len(got) != 1 || got[0].Icon != health.Degraded || got[0].Urgency != urgencyLow || got[0].Key != "account:charter" {
+	got = p.Flush(back.At.Add(CoalesceWindow), health.Status{}).Compose(All)
+	if len(got) != 1 || got[0].Icon != health.Degraded || got[0].Urgency != UrgencyLow || got[0].Key != "account:charter" {
 		t.Errorf("recovered: %+v", got)
 	}
 }
 
 func TestPolicyNext(t *testing.T) {
-	p := newPolicy()
+	p := NewPolicy()
 	if !p.Next().IsZero() {
 		t.Fatalf("Next of an idle policy: %v", p.Next())
 	}
 	p.Observe(transition("charter", "Charter", health.OK, health.Failing, probe.CauseAuthRejected), now)
-	if got, want := p.Next(), now.Add(coalesceWindow); !got.Equal(want) {
+	if got, want := p.Next(), now.Add(CoalesceWindow); !got.Equal(want) {
 		t.Errorf("Next = %v, want the end of the window %v", got, want)
 	}
-	p.Flush(now.Add(coalesceWindow), health.Status{})
+	p.Flush(now.Add(CoalesceWindow), health.Status{})
 	p.Observe(transition("charter", "Charter", health.Failing, health.Failing, probe.CauseDNSFailure), now.Add(time.Minute))
-	if got, want := p.Next(), now.Add(coalesceWindow+rateLimit); !got.Equal(want) {
+	if got, want := p.Next(), now.Add(CoalesceWindow+RateLimit); !got.Equal(want) {
 		t.Errorf("Next = %v, want the end of the rate limit %v", got, want)
 	}
 }
@@ -377,7 +380,7 @@ func TestPolicyNext(t *testing.T) {
 func TestBodyIsBounded(t *testing.T) {
 	long := strings.Repeat("word ", 200)
 	b := body(long, []string{"advice"})
-	if n := len([]rune(b)); n != maxBody || !strings.HasSuffix(b, "…") {
+	if n := len([]rune(b)); n != MaxBody || !strings.HasSuffix(b, "…") {
 		t.Errorf("body of %d runes: %q", n, b)
 	}
 	if got := body("Message.", nil); got != "Message." {
@@ -399,12 +402,12 @@ func TestPolicyCatchUp(t *testing.T) {
 		{Name: "held", State: health.Paused},
 		{Name: "told", Provider: "Told", State: health.Failing, Cause: probe.CauseConnectionRefused},
 	}}
-	p := newPolicy()
+	p := NewPolicy()
 	// The event about "told" came before the first status.
 	p.Observe(transition("told", "Told", health.Starting, health.Failing, probe.CauseConnectionRefused), now)
 	p.CatchUp(st, now)
 	var titles []string
-	for _, n := range p.Flush(now.Add(coalesceWindow), st) {
+	for _, n := range p.Flush(now.Add(CoalesceWindow), st).Compose(All) {
 		titles = append(titles, n.Title)
 		if strings.HasPrefix(n.Title, "Mail from Charter") && !strings.Contains(n.Body, "rejected") {
 			t.Errorf("the failing account's notification lacks the cause: %q", n.Body)
@@ -416,7 +419,55 @@ func TestPolicyCatchUp(t *testing.T) {
 	}
 	// A second look at the same status says nothing more.
 	p.CatchUp(st, now.Add(time.Minute))
-	if got := p.Flush(now.Add(time.Minute+coalesceWindow), st); len(got) != 0 {
+	if got := p.Flush(now.Add(time.Minute+CoalesceWindow), st).Compose(All); len(got) != 0 {
 		t.Errorf("CatchUp again: %+v", got)
+	}
+}
+
+// One decision, composed per channel: a channel takes only its accounts
+// and topics, and its words speak of them alone; config errors reach
+// every account filter; an OAuth sign-in is its own topic, said like a
+// failure.
+func TestComposeFilters(t *testing.T) {
+	signIn := transition("gmail", "Gmail", health.OK, health.Failing, CauseSignInRequired)
+	signIn.Message, signIn.Advice = "Gmail asks you to sign in again.", []string{"Run: smtpwatch login gmail"}
+	p := NewPolicy()
+	p.Loc = time.UTC
+	p.Observe(transition("charter", "Charter", health.OK, health.Failing, probe.CauseAuthRejected), now)
+	p.Observe(transition("work", "", health.OK, health.Offline, probe.CauseOffline), now)
+	p.Observe(signIn, now)
+	p.Observe(configError, now)
+	b := p.Flush(now.Add(CoalesceWindow), health.Status{})
+	for _, tc := range []struct {
+		name string
+		f    Filter
+		want []string
+	}{
+		{"all", All, []string{"Mail from Charter and Gmail can't be sent", "This computer is offline", "smtpwatch's settings have an error"}},
+		{"charter", Filter{Accounts: []string{"CHARTER"}}, []string{"Mail from Charter can't be sent / " + rejectedMsg + " " + rejectedFix, "smtpwatch's settings have an error"}},
+		{"sign-in only", Filter{Topics: []health.Topic{health.TopicSignIn}}, []string{"Mail from Gmail can't be sent / Gmail asks you to sign in again. Run: smtpwatch login gmail"}},
+		{"failing only", Filter{Topics: []health.Topic{health.TopicFailing}}, []string{"Mail from Charter can't be sent"}},
+		{"work, recoveries", Filter{Accounts: []string{"work"}, Topics: []health.Topic{health.TopicRecovered}}, nil},
+		{"offline for gmail", Filter{Accounts: []string{"gmail"}, Topics: []health.Topic{health.TopicOffline}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := match(b.Compose(tc.f), tc.want); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	notes := b.Compose(Filter{Topics: []health.Topic{health.TopicSignIn}})
+	if notes[0].Topic != health.TopicSignIn || len(notes[0].Events) != 1 || notes[0].Events[0].Account != "gmail" {
+		t.Errorf("sign-in notification: %+v", notes[0])
+	}
+	if n := b.Compose(All)[0]; n.Topic != health.TopicFailing || len(n.Events) != 2 {
+		t.Errorf("failing and sign-in together: %+v", n)
+	}
+	// Decided once: a second Compose says the same, a second Flush nothing.
+	if err := match(b.Compose(All), []string{"Mail from Charter and Gmail can't be sent", "This computer is offline", "smtpwatch's settings have an error"}); err != nil {
+		t.Error(err)
+	}
+	if again := p.Flush(now.Add(time.Minute), health.Status{}); !again.Empty() {
+		t.Errorf("flushed twice: %+v", again)
 	}
 }
