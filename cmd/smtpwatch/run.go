@@ -81,11 +81,22 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	d, err := daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, StateDir: stateDir, Socket: socket, NewLogger: newLogger, Version: version,
-		UIIcon: icons.PNG})
+	var d *daemon.Daemon
+	started := make(chan struct{})
+	signIns := &dashboardSignIns{a: a, life: ctx,
+		log: func() *slog.Logger { <-started; return d.Logger() },
+		done: func(name string) {
+			<-started
+			if _, err := d.Engine().Check(ctx, name); err != nil && ctx.Err() == nil {
+				d.Logger().Warn("check after a sign-in", "account", name, "err", err)
+			}
+		}}
+	d, err = daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, StateDir: stateDir, Socket: socket, NewLogger: newLogger, Version: version,
+		UIIcon: icons.PNG, OAuth2SignIn: signIns.start})
 	if err != nil {
 		return a.fail("%v", err)
 	}
+	close(started)
 	logger := d.Logger()
 	hup := make(chan os.Signal, 1)
 	notifyHangup(hup)
