@@ -180,6 +180,33 @@ func Comment(address, from string, now time.Time) string {
 	return fmt.Sprintf("Added by smtpwatch add on %s for %s; server from %s.", now.Format("2006-01-02"), address, from)
 }
 
+// OAuth2Settings makes s an account that signs in with OAuth2 as user:
+// with the OAuth2 provider of the preset named preset (Microsoft 365,
+// Outlook.com, Gmail) or with tokenCommand, a command that prints an
+// access token ("" for none). It sets auth = "oauth2", oauth_provider or
+// oauth_token_command and the user name, and drops every password source.
+// It reports false, leaving s unchanged, when there is neither a token
+// command nor a preset whose provider smtpwatch signs in with.
+func OAuth2Settings(s *config.Settings, user, preset, tokenCommand string) bool {
+	var provider string
+	if p, ok := config.LookupPreset(preset); ok {
+		provider = p.OAuthProvider
+	}
+	if tokenCommand == "" && provider == "" {
+		return false
+	}
+	auth := string(config.AuthOAuth2)
+	s.OAuthSettings.Auth = &auth
+	s.Username = &user
+	s.PasswordEnv, s.PasswordCommand, s.PasswordKeyring = nil, nil, nil
+	if tokenCommand != "" {
+		s.OAuthSettings.TokenCommand = &tokenCommand
+	} else {
+		s.OAuthSettings.Provider = &provider
+	}
+	return true
+}
+
 // OAuth2Comment is the line added to Comment for an account that signs in
 // with OAuth2 when this build cannot write its sign-in keys.
 func OAuth2Comment(user, name string) string {

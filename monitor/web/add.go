@@ -267,7 +267,7 @@ func (s *Server) addCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sv.OAuth2 {
-		s.addOAuth2(w, r, id, pa, cfg, sv, name, user)
+		s.addOAuth2(w, r, id, pa, cfg, chosen, sv, st, name, user)
 		return
 	}
 	// The password: typed, to go to the OS keyring, or printed by a
@@ -343,34 +343,58 @@ func (s *Server) addCheck(w http.ResponseWriter, r *http.Request) {
 }
 
 // addOAuth2 adds a server that signs in with OAuth2 only: checked without
-// signing in, written without a password source or user (this build
-// writes no OAuth2 keys, as `smtpwatch add` does not), then the sign-in
-// is offered.
-func (s *Server) addOAuth2(w http.ResponseWriter, r *http.Request, id string, pa *pendingAdd, cfg *config.Config, sv onboard.Server, name, user string) {
-	st := sv.Settings
-	st.Username = nil
+// signing in, then written as `smtpwatch add` writes it — auth = "oauth2"
+// with the provider of its preset (onboard.OAuth2Settings) — and its
+// sign-in started at once (Options.OAuth2SignIn). A server whose provider
+// smtpwatch does not sign in with is written without a user, so that it is
+// watched without signing in, with a comment that names `smtpwatch login`.
+// st is the chosen server's settings with the form's user and ca_file.
+func (s *Server) addOAuth2(w http.ResponseWriter, r *http.Request, id string, pa *pendingAdd, cfg *config.Config, chosen int, sv onboard.Server, st config.Settings, name, user string) {
+	st.PasswordKeyring, st.PasswordCommand, st.PasswordEnv = nil, nil, nil
+	signsIn := onboard.OAuth2Settings(&st, user, sv.Preset, "")
+	if !signsIn {
+		st.Username = nil // no password to try, and no OAuth2 to sign in with
+	}
 	acct, err := onboard.Resolve(name, st)
 	if err != nil {
-		s.addAgain(w, r, id, pa, cfg, 0, err.Error(), "")
+		s.addAgain(w, r, id, pa, cfg, chosen, err.Error(), "")
 		return
 	}
 	res := s.liveCheck(r.Context(), acct, credential.Secret{}, cfg, true)
 	if !onboard.Works(res, false) {
-		s.addAgain(w, r, id, pa, cfg, 0, "The server does not work from here: nothing was written.", reportText(res))
+		s.addAgain(w, r, id, pa, cfg, chosen, "The server does not work from here: nothing was written.", reportText(res))
 		return
 	}
-	comment := onboard.Comment(pa.address, sv.From, s.now()) + "\n" + onboard.OAuth2Comment(user, name)
+	comment := onboard.Comment(pa.address, sv.From, s.now())
+	if !signsIn {
+		comment += "\n" + onboard.OAuth2Comment(user, name)
+	}
 	s.editMu.Lock()
 	_, err = onboard.Save(r.Context(), s.o.ConfigPath, config.NewAccount{Name: name, Settings: st, Comment: comment}, credential.Secret{})
 	s.editMu.Unlock()
 	if err != nil {
-		s.addAgain(w, r, id, pa, cfg, 0, err.Error()+" Nothing was written.", "")
+		s.addAgain(w, r, id, pa, cfg, chosen, err.Error()+" Nothing was written.", "")
 		return
 	}
 	s.adds.drop(id)
 	s.reload()
-	s.auth.setFlash(sessionOf(r).id, fmt.Sprintf("✓ %s answers, with a valid certificate. Added %q to %s. It signs in with OAuth2: until you sign in, smtpwatch watches the connection and the certificate only.",
-		onboard.Describe(acct), name, s.o.ConfigPath))
+	msg := fmt.Sprintf("✓ %s answers, with a valid certificate. Added %q to %s. It signs in with OAuth2: until you sign in, smtpwatch watches the connection and the certificate only.",
+		onboard.Describe(acct), name, s.o.ConfigPath)
+	switch {
+	case !signsIn:
+		msg += fmt.Sprintf(" smtpwatch cannot sign in to this provider by itself: give the account an oauth_token_command, or an oauth_provider, then run smtpwatch login %s.", name)
+	case s.o.OAuth2SignIn == nil:
+		msg += fmt.Sprintf(" Sign in with: smtpwatch login %s", name)
+	default:
+		u, err := s.startSignIn(r.Context(), name)
+		if err == nil {
+			s.auth.setFlash(sessionOf(r).id, msg)
+			s.render(w, http.StatusOK, "oauth", oauthData{page: s.page(r, "Sign in: "+name, "settings"), Name: name, URL: u})
+			return
+		}
+		msg += " " + err.Error()
+	}
+	s.auth.setFlash(sessionOf(r).id, msg)
 	http.Redirect(w, r, "/settings#account-"+name, http.StatusSeeOther)
 }
 

@@ -3,7 +3,6 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,15 +11,12 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/godbus/dbus/v5"
-
 	"smtpwatch/monitor/credential"
-	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/keyringtest"
 )
 
 // keyringChildEnv marks the re-executed test binary that runs on a private
@@ -28,26 +24,12 @@ import (
 // only; production code has no test switches.
 const keyringChildEnv = "SMTPWATCH_TEST_KEYRING_CHILD"
 
-// privateBusConfig is a session bus that starts no services on demand, so
-// that only the keyring daemon the test started answers.
-const privateBusConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=%s</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`
-
 // inKeyringChild reports whether the test runs in the child on the private
-// bus. Otherwise it starts a dbus-daemon and an unlocked gnome-keyring,
-// re-runs the test named name in a child process on them, fails the test
-// if the child does, and returns false: the caller returns.
+// bus. Otherwise it starts a bus and an unlocked gnome-keyring
+// (monitor/keyringtest), re-runs the test named name in a child process on
+// them — so that the bus address is in its environment before godbus first
+// connects — fails the test if the child does, and returns false: the
+// caller returns.
 func inKeyringChild(t *testing.T, name string) bool {
 	t.Helper()
 	if os.Getenv(keyringChildEnv) == "1" {
@@ -56,100 +38,11 @@ func inKeyringChild(t *testing.T, name string) bool {
 		}
 		return true
 	}
-	busDaemon, err1 := exec.LookPath("dbus-daemon")
-	keyringDaemon, err2 := exec.LookPath("gnome-keyring-daemon")
-	if err := errors.Join(err1, err2); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs dbus and gnome-keyring installed: %v", err)
-		}
-		t.Skipf("no keyring to test against (apt-get install dbus gnome-keyring): %v", err)
-	}
+	kr := keyringtest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	env := []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_RUNTIME_DIR=" + dir,
-		"XDG_DATA_HOME=" + filepath.Join(dir, "data"), "XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
-		"XDG_CACHE_HOME=" + filepath.Join(dir, "cache"),
-	}
-	conf := filepath.Join(dir, "bus.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(privateBusConfig, filepath.Join(dir, "bus"))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logFile := func(name string) *os.File {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Close() })
-		return f
-	}
-	readLog := func(name string) string {
-		b, _ := os.ReadFile(filepath.Join(dir, name))
-		return string(b)
-	}
-	bus := exec.Command(busDaemon, "--config-file="+conf, "--nofork", "--print-address=1")
-	bus.Env = env
-	out, err := bus.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bus.Stderr = logFile("bus.log")
-	if err := bus.Start(); err != nil {
-		t.Fatalf("start dbus-daemon: %v", err)
-	}
-	t.Cleanup(func() { _ = bus.Process.Kill(); _ = bus.Wait() })
-	addrCh := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		addrCh <- strings.TrimSpace(line)
-	}()
-	var addr string
-	select {
-	case addr = <-addrCh:
-	case <-ctx.Done():
-	}
-	if addr == "" {
-		t.Fatalf("dbus-daemon printed no address: %s", readLog("bus.log"))
-	}
-	env = append(env, "DBUS_SESSION_BUS_ADDRESS="+addr)
-
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatalf("connect to the private bus: %v", err)
-	}
-	defer conn.Close()
-	const secrets = "org.freedesktop.secrets"
-	if err := conn.AddMatchSignal(dbus.WithMatchInterface("org.freedesktop.DBus"), dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, secrets)); err != nil {
-		t.Fatal(err)
-	}
-	signals := make(chan *dbus.Signal, 8)
-	conn.Signal(signals)
-	kr := exec.Command(keyringDaemon, "--foreground", "--unlock", "--components=secrets")
-	kr.Env = env
-	kr.Stdin = strings.NewReader("test-keyring-password")
-	kr.Stdout = logFile("keyring.log")
-	kr.Stderr = kr.Stdout
-	if err := kr.Start(); err != nil {
-		t.Fatalf("start gnome-keyring-daemon: %v", err)
-	}
-	t.Cleanup(func() { _ = kr.Process.Kill(); _ = kr.Wait() })
-	for owned := false; !owned; {
-		if err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, secrets).Store(&owned); err != nil {
-			t.Fatalf("NameHasOwner: %v", err)
-		}
-		if owned {
-			break
-		}
-		select {
-		case <-signals:
-		case <-ctx.Done():
-			t.Fatalf("gnome-keyring-daemon did not take %s: %s", secrets, readLog("keyring.log"))
-		}
-	}
-
 	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1")
-	child.Env = append(env, keyringChildEnv+"=1")
+	child.Env = append(kr.Env, keyringChildEnv+"=1")
 	output, err := child.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s in the child process failed: %v\n%s", name, err, output)
@@ -205,14 +98,26 @@ func TestStorePasswordInKeyring(t *testing.T) {
 	if page := html.UnescapeString(b.get(c, "/account/beta").body); !strings.Contains(page, `Stored the password of "beta" in the OS keyring.`) {
 		t.Errorf("no word of it:\n%s", page)
 	}
+	// The daemon signs in with it: a login the server accepted is in the
+	// history (the newest check need not be one: a scheduled check after
+	// it need not log in again).
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if a, _, _ := findStatus(b.eng.Status(), "beta"); a.State == health.OK && a.Last != nil && a.Last.AuthVerified {
+		c, ok, err := b.store.LastWorking(context.Background(), "beta", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && c.Result.AuthVerified {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("beta did not sign in with the stored password: %+v", b.eng.Status())
+			a, _, _ := findStatus(b.eng.Status(), "beta")
+			last := "none"
+			if a.Last != nil {
+				last = fmt.Sprintf("%s %s auth verified %v: %s", a.Last.Status, a.Last.Cause, a.Last.AuthVerified, a.Last.Message)
+			}
+			t.Fatalf("beta did not sign in with the stored password: %s, last check: %s", a.State, last)
 		}
-		time.Sleep(50 * time.Millisecond) // bounded polling of the engine
+		time.Sleep(50 * time.Millisecond) // bounded polling of the history
 	}
 }

@@ -49,6 +49,9 @@ type settingsAccount struct {
 	// used: the account reads it from there, or reads none yet and has a
 	// user name.
 	Keyring bool
+	// SignIn is set when the account signs in with smtpwatch's own OAuth2
+	// sign-in (not a token helper): the page offers "Sign in with OAuth2".
+	SignIn bool
 }
 
 type settingsData struct {
@@ -87,6 +90,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 			d.Accounts = append(d.Accounts, settingsAccount{
 				Name: a.Name, Where: describe(a), User: a.Username, Password: a.PasswordWords(), Enabled: a.Enabled, Line: a.Line,
 				Keyring: a.Credential.Source == config.CredentialKeyring || (a.Credential.Source == config.CredentialNone && a.Username != ""),
+				SignIn:  a.Credential.Source == config.CredentialOAuth,
 			})
 		}
 	}
@@ -472,20 +476,29 @@ func (s *Server) oauthSignIn(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/settings", http.StatusSeeOther)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-	defer cancel()
-	u, err := s.o.OAuth2SignIn(ctx, s.o.ConfigPath, name)
+	u, err := s.startSignIn(r.Context(), name)
 	if err != nil {
-		s.auth.setFlash(sessionOf(r).id, "The sign-in did not start: "+err.Error())
-		http.Redirect(w, r, "/settings", http.StatusSeeOther)
-		return
-	}
-	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://127.0.0.1:") && !strings.HasPrefix(u, "http://localhost:") {
-		s.auth.setFlash(sessionOf(r).id, "The sign-in gave an address the dashboard does not open: "+clip(u))
+		s.auth.setFlash(sessionOf(r).id, err.Error())
 		http.Redirect(w, r, "/settings", http.StatusSeeOther)
 		return
 	}
 	s.render(w, http.StatusOK, "oauth", oauthData{page: s.page(r, "Sign in: "+name, "settings"), Name: name, URL: u})
+}
+
+// startSignIn starts the OAuth2 sign-in of the account through the seam,
+// within 30 s, and returns the provider's page to send the browser to:
+// only an https or loopback address. Its error is a sentence for the page.
+func (s *Server) startSignIn(ctx context.Context, name string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	u, err := s.o.OAuth2SignIn(ctx, s.o.ConfigPath, name)
+	if err != nil {
+		return "", errors.New("The sign-in did not start: " + err.Error())
+	}
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://127.0.0.1:") && !strings.HasPrefix(u, "http://localhost:") {
+		return "", errors.New("The sign-in gave an address the dashboard does not open: " + clip(u))
+	}
+	return u, nil
 }
 
 // Versions of the file that pages were made from.

@@ -293,6 +293,21 @@ func TestOAuth2Seam(t *testing.T) {
 	if r.code != http.StatusSeeOther || !strings.Contains(b2.get(c2, "/settings").body, "The sign-in gave an address the dashboard does not open") {
 		t.Errorf("a javascript: address was not refused: %d", r.code)
 	}
+	// The button is offered to an account that signs in with OAuth2 only.
+	if page := b2.get(c2, "/settings").body; strings.Contains(page, `action="/settings/account/alpha/oauth"`) {
+		t.Errorf("a password account is offered an OAuth2 sign-in:\n%s", page)
+	}
+	f, err := os.OpenFile(b2.cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(f, "\n[[account]]\nname = \"work\"\nserver = \"127.0.0.1\"\nusername = \"me@example.test\"\nauth = \"oauth2\"\n"+
+		"oauth_provider = \"custom\"\noauth_client_id = \"x\"\noauth_auth_url = \"https://login.example/authorize\"\noauth_token_url = \"https://login.example/token\"\n")
+	f.Close()
+	page := html.UnescapeString(b2.get(c2, "/settings").body)
+	if !strings.Contains(page, `action="/settings/account/work/oauth"`) || !strings.Contains(page, "OAuth2 sign-in (smtpwatch login work)") {
+		t.Errorf("an OAuth2 account is not offered its sign-in:\n%s", page)
+	}
 }
 
 // Adding from an e-mail address runs the onboarding of `smtpwatch add`:
@@ -382,5 +397,69 @@ func TestAddFromAddress(t *testing.T) {
 	// The addition is finished: its id is gone.
 	if r := b.post(c, "/settings/add/check", form("newpw")); r.code != http.StatusSeeOther || !strings.Contains(b.get(c, "/settings").body, "expired or was finished") {
 		t.Errorf("a finished addition used again: %d", r.code)
+	}
+}
+
+// Adding an address whose provider signs in with OAuth2 (Outlook.com, from
+// the provider table): the server is checked without a password, the
+// account written as `smtpwatch add` writes it — auth = "oauth2" with the
+// Microsoft provider and the address as its user — and its sign-in
+// started at once: the page sends the browser to the provider.
+func TestAddOAuth2Account(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	zone := smtptest.StartZone(t, "127.0.0.1:0")
+	webCA := smtptest.NewCA(t, "web test CA", "tests")
+	web := smtptest.StartWeb(t, "127.0.0.1:0", webCA, "autoconfig.outlook.com")
+	res := zone.Resolver()
+	var mailAddr string
+	var asked []string
+	b := newBed(t, bedOptions{mutate: func(o *Options) {
+		o.Discover = discover.Options{HTTP: web.Client(webCA, res.LookupHost), Resolver: res, Timeout: 3 * time.Second}
+		o.Probe = probe.Deps{OnlineTargets: []string{}, Alternatives: []probe.Alternative{},
+			Resolve: func(context.Context, string) ([]net.IPAddr, error) {
+				return []net.IPAddr{{IP: net.IPv4(127, 0, 0, 1)}}, nil
+			},
+			// smtp-mail.outlook.com:587 is the test's server.
+			Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, mailAddr)
+			}}
+		o.OAuth2SignIn = func(_ context.Context, path, account string) (string, error) {
+			asked = append(asked, path+" "+account)
+			return "https://login.microsoftonline.com/common/oauth2/v2.0/authorize?client_id=x&state=y", nil
+		}
+	}})
+	cert := b.ca.Issue(t, smtptest.Leaf{DNSNames: []string{"smtp-mail.outlook.com"}})
+	mail := smtptest.Start(t, smtptest.Options{Cert: &cert, Users: map[string]string{"jo@outlook.com": "never"}})
+	mailAddr = mail.Addr
+	c := b.login()
+
+	r := b.post(c, "/settings/add", url.Values{"address": {"jo@outlook.com"}})
+	body := html.UnescapeString(r.body)
+	if r.code != 200 || !strings.Contains(body, "smtp-mail.outlook.com, port 587 (STARTTLS)") || !strings.Contains(body, "signs in with OAuth2") {
+		t.Fatalf("discovery: %d\n%s", r.code, body)
+	}
+	id := regexp.MustCompile(`name="id" value="([^"]+)"`).FindStringSubmatch(r.body)[1]
+	r = b.post(c, "/settings/add/check", url.Values{"id": {id}, "server": {"0"}, "name": {"outlook"}, "username": {"jo@outlook.com"}, "ca_file": {b.caFile}})
+	if r.code != 200 || !strings.Contains(r.body, `href="https://login.microsoftonline.com/common/oauth2/v2.0/authorize?client_id=x&amp;state=y"`) {
+		t.Fatalf("after the check: %d\n%s", r.code, html.UnescapeString(r.body))
+	}
+	if len(asked) != 1 || asked[0] != b.cfgPath+" outlook" {
+		t.Errorf("sign-ins started: %q", asked)
+	}
+	cfg, err := config.Load(b.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := cfg.Account("outlook")
+	if !ok || a.Credential.Source != config.CredentialOAuth || a.Credential.OAuth.Provider != "microsoft" || a.Username != "jo@outlook.com" || a.Port != 587 {
+		t.Fatalf("the account written: %+v", a)
+	}
+	if added := b.readConfig()[strings.Index(b.readConfig(), `name = "outlook"`):]; strings.Contains(added, "password") || !strings.Contains(added, `auth = "oauth2"`) {
+		t.Errorf("the account's lines:\n%s", added)
+	}
+	if _, _, ok := findStatus(b.eng.Status(), "outlook"); !ok {
+		t.Error("the engine does not watch the new account")
 	}
 }
