@@ -51,6 +51,7 @@ const (
 	clickSettings                       // "Open settings"
 	clickLog                            // "Open log"
 	clickQuit                           // "Quit"
+	clickDashboard                      // "Open dashboard"
 )
 
 // click is one click on the menu.
@@ -82,6 +83,8 @@ type app struct {
 	poll       time.Duration
 	signIn     func(ctx context.Context, account string, open func(string) error) error
 	canSignIn  func(account string) bool
+	// dashboard gives a link to the dashboard; nil when there is none.
+	dashboard func(ctx context.Context) (string, error)
 
 	// loop state: touched by run's goroutine only
 	told      shownIDs // notifications shown, by ID
@@ -113,8 +116,8 @@ func newApp(o Options, log *slog.Logger, u ui, n notifier, open func(string) err
 	return &app{
 		src: o.Source, log: log, ui: u, notify: n, open: open, now: time.Now,
 		configPath: o.ConfigPath, logPath: o.LogPath, stateDir: o.StateDir, poll: pollEvery, signIn: o.SignIn, canSignIn: o.CanSignIn,
-		signingIn: map[string]bool{},
-		refresh:   make(chan struct{}, 1), done: make(chan actionDone, 8),
+		dashboard: o.Dashboard, signingIn: map[string]bool{},
+		refresh: make(chan struct{}, 1), done: make(chan actionDone, 8),
 	}
 }
 
@@ -277,6 +280,17 @@ func (a *app) onClick(ctx context.Context, c click) {
 		a.do(ctx, "open settings", callTimeout, func(context.Context) error { return a.openSettings() })
 	case clickLog:
 		a.do(ctx, "open log", callTimeout, func(context.Context) error { return a.open(a.logPath) })
+	case clickDashboard:
+		if a.dashboard == nil {
+			return
+		}
+		a.do(ctx, "open dashboard", callTimeout, func(ctx context.Context) error {
+			u, err := a.dashboard(ctx)
+			if err != nil {
+				return err
+			}
+			return a.open(u)
+		})
 	case clickLine:
 		if c.line < 0 || c.line >= len(a.shown.Lines) {
 			return

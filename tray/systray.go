@@ -38,7 +38,7 @@ func run(ctx context.Context, o Options) (err error) {
 	defer p.close()
 
 	clicks := make(chan click, 16)
-	u := &trayUI{clicks: clicks, tooltipLimit: p.tooltipLimit}
+	u := &trayUI{clicks: clicks, tooltipLimit: p.tooltipLimit, dashboard: o.Dashboard != nil}
 	a := newApp(o, log, u, p.notify, p.open)
 	var loopErr error
 	loopDone := make(chan struct{})
@@ -103,6 +103,7 @@ type platform struct {
 type trayUI struct {
 	clicks       chan<- click
 	tooltipLimit int
+	dashboard    bool // "Open dashboard" is in the menu
 
 	icon    health.State
 	tooltip string
@@ -120,6 +121,7 @@ type trayUI struct {
 //	Pause checks ▸ 1 hour / Until tomorrow   ("Checks paused until 15:00" while all are)
 //	Resume checks                      (while some account is paused)
 //	──────────
+//	Open dashboard                     (when the daemon serves one)
 //	Open settings
 //	Open log
 //	──────────
@@ -151,6 +153,9 @@ func (u *trayUI) build(pool int) {
 	u.resume = add(resumeLabel, "Check the paused accounts again now", clickResume)
 	u.resume.SetVisible(false)
 	systray.AddSeparator()
+	if u.dashboard {
+		add("Open dashboard", "Every account, its history and settings, in the browser", clickDashboard)
+	}
 	add("Open settings", "Open the settings file", clickSettings)
 	add("Open log", "Open smtpwatch's log", clickLog)
 	systray.AddSeparator()

@@ -11,9 +11,11 @@
 // "1 hour" / "Until tomorrow" (the next 08:00; it pauses the source's
 // checks, and so its alarms, as `smtpwatch pause` does), "Resume checks",
 // "Open settings" (written from the commented template when missing),
-// "Open log", "Quit"; under an account that waits for an OAuth2 sign-in,
-// "Sign in to NAME…", which runs the sign-in of `smtpwatch login` in the
-// browser and then checks the account. Whether checks are paused is read from the source's
+// "Open log", "Quit" — and "Open dashboard" (the daemon's local page, at a
+// fresh one-time link) when Options.Dashboard is set; under an account that
+// waits for an OAuth2 sign-in, "Sign in to NAME…", which runs the sign-in of
+// `smtpwatch login` in the browser and then checks the account. Whether
+// checks are paused is read from the source's
 // status, never kept here: `smtpwatch pause` and `smtpwatch resume` from a
 // terminal show in the menu as the menu's own entries do.
 //
@@ -87,6 +89,9 @@ type Options struct {
 	// only for an account that waits for a sign-in. nil: every such
 	// account.
 	CanSignIn func(account string) bool
+	// Dashboard gives a one-time link to the daemon's dashboard, which
+	// "Open dashboard" opens in the browser; nil leaves the item out.
+	Dashboard func(ctx context.Context) (string, error)
 }
 
 // ErrUnavailable means there is no desktop to show a tray in (no session

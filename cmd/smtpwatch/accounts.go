@@ -122,18 +122,4 @@ func (a *app) accounts(ctx context.Context, args []string) int {
 }
 
 // passwordWords says where an account's password comes from.
-func passwordWords(acc config.Account) string {
-	switch acc.Credential.Source {
-	case config.CredentialKeyring:
-		return "OS keyring"
-	case config.CredentialCommand:
-		return "password_command"
-	case config.CredentialEnv:
-		return "$" + acc.Credential.Env
-	case config.CredentialOAuth:
-		return "OAuth2 sign-in (smtpwatch login " + acc.Name + ")"
-	case config.CredentialTokenCommand:
-		return "OAuth2 token from oauth_token_command"
-	}
-	return "none"
-}
+func passwordWords(acc config.Account) string { return acc.PasswordWords() }

@@ -2,11 +2,11 @@ package main
 
 // `smtpwatch add [EMAIL]`: from an e-mail address to a watched account.
 // It finds the outgoing server (monitor/discover, or --server/--preset),
-// checks it live with the password (probe.Probe, through the same
-// config.Resolve a config file goes through), and only then stores the
-// password in the OS keyring and appends the account to the config file
-// (config.AddAccounts). A running daemon picks the account up by itself;
-// without one, add offers to install it.
+// checks it live with the password, and only then stores the password in
+// the OS keyring and appends the account to the config file — each step
+// through monitor/onboard, which the dashboard's settings page uses too.
+// This file asks and tells in a terminal. A running daemon picks the
+// account up by itself; without one, add offers to install it.
 
 import (
 	"context"
@@ -27,7 +27,7 @@ import (
 	"smtpwatch/monitor/discover"
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/human"
-	"smtpwatch/monitor/importer"
+	"smtpwatch/monitor/onboard"
 	"smtpwatch/monitor/probe"
 	"smtpwatch/monitor/report"
 )
@@ -99,15 +99,7 @@ type adder struct {
 }
 
 // choice is a server to try: a discovered candidate or the flags.
-type choice struct {
-	settings config.Settings // preset, server, port, security
-	username string          // "" means the address
-	oauth    bool            // signs in with OAuth2 only
-	preset   string
-	label    string // for people: "smtp.example.com, port 465 (SSL/TLS)"
-	from     string // "the provider's autoconfig (https://...)"
-	src      discover.Source
-}
+type choice = onboard.Server
 
 func (a *app) addWith(ctx context.Context, args []string, env addEnv) int {
 	var f addFlags
@@ -262,13 +254,7 @@ func (ad *adder) promptFailed(ctx context.Context, err error) int {
 }
 
 // taken reports whether the config has an account named name.
-func (ad *adder) taken(name string) bool {
-	if ad.cfg == nil {
-		return false
-	}
-	_, ok := ad.cfg.Account(name)
-	return ok
-}
+func (ad *adder) taken(name string) bool { return onboard.Taken(ad.cfg, name) }
 
 // choices are the servers to try: the flags', or discovery's.
 func (ad *adder) choices(ctx context.Context, address string) ([]choice, int, bool) {
@@ -297,9 +283,9 @@ func (ad *adder) choices(ctx context.Context, address string) ([]choice, int, bo
 			sec := f.security
 			s.Security = &sec
 		}
-		c := choice{settings: s, preset: f.preset, from: "the command line", label: label}
+		c := choice{Settings: s, Preset: f.preset, From: "the command line", Label: label}
 		if p, ok := config.LookupPreset(f.preset); ok && p.SignInMethod() == config.SignInOAuth2 {
-			c.oauth = true
+			c.OAuth2 = true
 		}
 		return []choice{c}, 0, true
 	}
@@ -336,55 +322,21 @@ func (ad *adder) choices(ctx context.Context, address string) ([]choice, int, bo
 			if err != nil {
 				return nil, ad.failf(exitUnknown, "%v", err), false
 			}
-			st := choice{settings: config.Settings{Server: &host}, from: "you"}
+			st := choice{Settings: config.Settings{Server: &host}, From: "you"}
 			if port != 0 {
-				st.settings.Port = &port
+				st.Settings.Port = &port
 			}
 			return []choice{st}, 0, true
 		}
 		return nil, ad.failf(exitUnknown, "found no outgoing server for %s (is the address right?). Give it with: smtpwatch add %s --server HOST[:PORT] --security starttls|tls",
 			res.Domain, shellWord(address)), false
 	}
-	var out []choice
-	for _, c := range res.Candidates {
-		out = append(out, candidateChoice(c))
-	}
-	return out, 0, true
-}
-
-// candidateChoice turns a discovered server into settings: a preset's
-// key when it is a preset's (with port and security only when they are
-// its alternative), else server, port and security.
-func candidateChoice(c discover.Candidate) choice {
-	ch := choice{username: c.Username, oauth: c.OAuth2(), preset: c.Preset, src: c.Source}
-	sec := string(c.Security)
-	if p, ok := config.LookupPreset(c.Preset); ok {
-		key := p.Key
-		ch.settings.Preset = &key
-		if c.Port != p.Port || c.Security != p.Security {
-			port := c.Port
-			ch.settings.Port, ch.settings.Security = &port, &sec
-		}
-	} else {
-		server, port := c.Server, c.Port
-		ch.settings.Server, ch.settings.Port, ch.settings.Security = &server, &port, &sec
-	}
-	ch.label = fmt.Sprintf("%s, port %d (%s)", c.Server, c.Port, c.Security.Label())
-	if c.Provider != "" {
-		ch.label = c.Provider + ": " + ch.label
-	}
-	ch.from = c.Source.Words()
-	if c.Source != discover.SourceProviders {
-		ch.from += " (" + c.Via + ")"
-	}
-	return ch
+	return onboard.FromResult(res), 0, true
 }
 
 // describe is how a resolved account's server reads: "smtp.example.com,
 // port 465 (SSL/TLS)".
-func describe(acct config.Account) string {
-	return fmt.Sprintf("%s, port %d (%s)", acct.Server, acct.Port, acct.Security.Label())
-}
+func describe(acct config.Account) string { return onboard.Describe(acct) }
 
 // tryChoices picks a server (asking when there is a choice), checks it
 // live, and on failure offers the next one; a server that works is
@@ -392,23 +344,20 @@ func describe(acct config.Account) string {
 func (ad *adder) tryChoices(ctx context.Context, address, domain string, choices []choice) int {
 	// The choice is among the servers of the best source (a provider's
 	// document often names 465 and 587); the others stay as fallbacks.
-	best := 1
-	for best < len(choices) && best < 6 && choices[best].src == choices[0].src {
-		best++
-	}
+	best := onboard.Choices(choices)
 	start := 0
 	if best > 1 && ad.interactive {
-		fmt.Fprintf(ad.info, "Found these outgoing servers — from %s:\n", choices[0].from)
+		fmt.Fprintf(ad.info, "Found these outgoing servers — from %s:\n", choices[0].From)
 		for i, c := range choices[:best] {
-			fmt.Fprintf(ad.info, "  %d. %s\n", i+1, c.label)
+			fmt.Fprintf(ad.info, "  %d. %s\n", i+1, c.Label)
 		}
 		k, err := ad.p.choose(ctx, "Use which", best, 1)
 		if err != nil {
 			return ad.promptFailed(ctx, err)
 		}
 		start = k
-	} else if len(choices) > 0 && choices[0].label != "" {
-		fmt.Fprintf(ad.info, "Found %s — from %s.\n", choices[0].label, choices[0].from)
+	} else if len(choices) > 0 && choices[0].Label != "" {
+		fmt.Fprintf(ad.info, "Found %s — from %s.\n", choices[0].Label, choices[0].From)
 	}
 	queue := append([]choice{choices[start]}, slices.Delete(slices.Clone(choices), start, start+1)...)
 
@@ -426,12 +375,12 @@ func (ad *adder) tryChoices(ctx context.Context, address, domain string, choices
 
 		user := ad.f.username
 		if user == "" {
-			user = c.username
+			user = c.Username
 		}
 		if user == "" {
 			user = address
 		}
-		s := c.settings
+		s := c.Settings
 		s.Username = &user
 		if ad.f.caFile != "" {
 			p, err := filepath.Abs(ad.f.caFile)
@@ -457,7 +406,7 @@ func (ad *adder) tryChoices(ctx context.Context, address, domain string, choices
 		if other := ad.watching(acct); other != "" {
 			return ad.failf(exitUnknown, "%s already watches %s at %s as %q: nothing to add", ad.path, acct.Username, acct.Server, other)
 		}
-		if c.oauth {
+		if c.OAuth2 {
 			return ad.addOAuth(ctx, name, address, c, s)
 		}
 
@@ -516,9 +465,9 @@ func (ad *adder) tryChoices(ctx context.Context, address, domain string, choices
 			return ad.failf(exitUnknown, "this computer is offline: connect, then run smtpwatch add again. Nothing was written.")
 		case res.Cause == probe.CauseBasicAuthDisabled:
 			fmt.Fprintf(ad.info, "%s accepts only OAuth2 sign-in, not a password.\n", acct.Server)
-			c.oauth = true
+			c.OAuth2 = true
 			return ad.addOAuth(ctx, name, address, c, s)
-		case res.Cause.IsCredentialRejection() || res.Cause == probe.CauseAppPasswordRequired || res.Cause == probe.CauseAuthRejected:
+		case onboard.PasswordRefused(res):
 			// The server is right; the password is not. Another server
 			// would get the same password: ask again instead.
 			if !ad.interactive || ad.f.passwordCmd != "" || attempts >= 3 {
@@ -537,19 +486,14 @@ func (ad *adder) tryChoices(ctx context.Context, address, domain string, choices
 			continue
 		}
 		// Another port or mode that works on this server comes first.
-		if sg := res.Suggestion; sg != nil {
-			next := c
-			port, sec := sg.Port, string(sg.Security)
-			next.settings.Port, next.settings.Security = &port, &sec
-			next.label = fmt.Sprintf("%s, port %d (%s)", acct.Server, port, sg.Security.Label())
-			next.from = "the check's follow-up"
+		if next, ok := onboard.FollowUp(c, acct, res); ok {
 			queue = append([]choice{next}, queue...)
 		}
 		if len(queue) == 0 {
 			break
 		}
 		if ad.interactive {
-			ok, err := ad.p.yes(ctx, fmt.Sprintf("Try %s instead (from %s)?", queue[0].label, queue[0].from), true)
+			ok, err := ad.p.yes(ctx, fmt.Sprintf("Try %s instead (from %s)?", queue[0].Label, queue[0].From), true)
 			if err != nil {
 				return ad.promptFailed(ctx, err)
 			}
@@ -557,7 +501,7 @@ func (ad *adder) tryChoices(ctx context.Context, address, domain string, choices
 				break
 			}
 		} else {
-			fmt.Fprintf(ad.info, "Trying the next server: %s.\n", queue[0].label)
+			fmt.Fprintf(ad.info, "Trying the next server: %s.\n", queue[0].Label)
 		}
 	}
 	msg := "no server worked: nothing was written."
@@ -569,45 +513,17 @@ func (ad *adder) tryChoices(ctx context.Context, address, domain string, choices
 
 // resolveFlags resolves settings the way a config file's would.
 func resolveFlags(name string, s config.Settings) (config.Account, error) {
-	acct, probs := config.Resolve(name, s, config.Schedule{}, config.Origin{Flags: true})
-	if len(probs) > 0 {
-		var msgs []string
-		for _, p := range probs {
-			msgs = append(msgs, "--"+strings.ReplaceAll(p.Key, "_", "-")+": "+p.Msg)
-		}
-		return acct, errors.New(strings.Join(msgs, "\n"))
-	}
-	return acct, nil
+	return onboard.Resolve(name, s)
 }
 
 // watching names the config's account that already checks the same
 // server, port and user, "" when none does.
-func (ad *adder) watching(acct config.Account) string {
-	if ad.cfg == nil {
-		return ""
-	}
-	for _, x := range ad.cfg.Accounts {
-		if strings.EqualFold(x.Server, acct.Server) && x.Port == acct.Port && strings.EqualFold(x.Username, acct.Username) {
-			return x.Name
-		}
-	}
-	return ""
-}
+func (ad *adder) watching(acct config.Account) string { return onboard.Watching(ad.cfg, acct) }
 
 // chooseName suggests a name — the preset's key, else the domain's first
 // label — unique in the file, and asks in a terminal.
 func (ad *adder) chooseName(ctx context.Context, c choice, domain string) (string, error) {
-	base := c.preset
-	if base == "" {
-		base = importer.Slug(strings.SplitN(domain, ".", 2)[0])
-	}
-	if base == "" {
-		base = "mail"
-	}
-	name := base
-	for i := 2; ad.taken(name); i++ {
-		name = fmt.Sprintf("%s-%d", base, i)
-	}
+	name := onboard.SuggestName(ad.cfg, c.Preset, domain)
 	if !ad.interactive {
 		return name, nil
 	}
@@ -676,32 +592,19 @@ func (ad *adder) readPassword(ctx context.Context, c choice, acct config.Account
 // check runs the live check of acct with the password, as `smtpwatch
 // check` would; skipAuth checks the connection and encryption only.
 func (ad *adder) check(ctx context.Context, acct config.Account, secret credential.Secret, skipAuth bool) probe.Result {
-	t := acct.Target()
-	t.Password = secret
-	t.Timeout = ad.f.timeout
-	t.SkipAuth = skipAuth
-	t.CredentialHint = "the password you gave"
 	deps := ad.env.probe
 	if deps.Logger == nil {
 		deps.Logger = ad.a.logger
 	}
-	if deps.OnlineTargets == nil && ad.cfg != nil {
-		deps.OnlineTargets = ad.cfg.OnlineTargets
-	}
 	fmt.Fprintf(ad.info, "Checking %s as %s…\n", describe(acct), orEmpty(acct.Username, acct.Username != "")+orEmpty("(no sign-in)", acct.Username == ""))
-	res := probe.Probe(ctx, t, deps)
+	res := onboard.Check(ctx, acct, secret, onboard.CheckOptions{Timeout: ad.f.timeout, SkipAuth: skipAuth, Deps: deps, Config: ad.cfg})
 	ad.rec.Checks = append(ad.rec.Checks, res)
 	return res
 }
 
 // works reports whether a check says sending works; withAuth asks that the
 // server accepted the password too.
-func works(r probe.Result, withAuth bool) bool {
-	if r.Status != probe.StatusOK && r.Status != probe.StatusDegraded {
-		return false
-	}
-	return !withAuth || r.AuthVerified
-}
+func works(r probe.Result, withAuth bool) bool { return onboard.Works(r, withAuth) }
 
 // settingsJSON is the account's settings for --json.
 func settingsJSON(acct config.Account) map[string]any {
@@ -733,24 +636,14 @@ func (ad *adder) write(ctx context.Context, name, address string, c choice, s co
 		fmt.Fprintf(ad.out, "\nWith --dry-run nothing is written; %s would get:\n\n%s", ad.path, config.AccountTOML(na))
 		return addAdded
 	}
-	stored := false
-	if s.PasswordKeyring != nil && *s.PasswordKeyring {
-		if err := credential.StoreInKeyring(name, secret); err != nil {
+	if _, err := onboard.Save(ctx, ad.path, na, secret); err != nil {
+		var ke *credential.Error
+		switch {
+		case ctx.Err() != nil:
+			return ad.stopped(ctx)
+		case errors.As(err, &ke):
 			return ad.failf(exitUnknown, "%v\nNothing was written. Instead of the keyring, give a command that prints the password: --password-command CMD (or write password_env in %s).", err, ad.path)
 		}
-		stored = true
-	}
-	undo := func() {
-		if stored {
-			_ = credential.DeleteFromKeyring(name)
-		}
-	}
-	if ctx.Err() != nil {
-		undo()
-		return ad.stopped(ctx)
-	}
-	if _, err := config.AddAccounts(ad.path, []config.NewAccount{na}); err != nil {
-		undo()
 		return ad.failf(exitUnknown, "%v\nNothing was written.", err)
 	}
 	ad.rec.Written = true
@@ -764,9 +657,7 @@ func (ad *adder) write(ctx context.Context, name, address string, c choice, s co
 }
 
 // addComment is the comment above the account's table.
-func addComment(address string, c choice) string {
-	return fmt.Sprintf("Added by smtpwatch add on %s for %s; server from %s.", time.Now().Format("2006-01-02"), address, c.from)
-}
+func addComment(address string, c choice) string { return onboard.Comment(address, c.From, time.Now()) }
 
 // addOAuth adds an account that signs in with OAuth2: the server is
 // checked without signing in, the account written, and the sign-in run
@@ -778,7 +669,7 @@ func (ad *adder) addOAuth(ctx context.Context, name, address string, c choice, s
 	}
 	ws := s
 	ws.PasswordKeyring, ws.PasswordCommand = nil, nil
-	canWrite := ad.env.oauth.Settings(&ws, user, c.preset, "")
+	canWrite := ad.env.oauth.Settings(&ws, user, c.Preset, "")
 	if !canWrite {
 		// Without OAuth2 keys the account must not try a password: no user.
 		ws.Username = nil
@@ -787,7 +678,7 @@ func (ad *adder) addOAuth(ctx context.Context, name, address string, c choice, s
 	if err != nil {
 		return ad.failf(exitUnknown, "%v", err)
 	}
-	fmt.Fprintf(ad.info, "%s signs in with OAuth2 (in a browser), not with a password.\n", orEmpty(c.label, c.label != "")+orEmpty(describe(acct), c.label == ""))
+	fmt.Fprintf(ad.info, "%s signs in with OAuth2 (in a browser), not with a password.\n", orEmpty(c.Label, c.Label != "")+orEmpty(describe(acct), c.Label == ""))
 	res := ad.check(ctx, acct, credential.Secret{}, true)
 	if ctx.Err() != nil {
 		return ad.stopped(ctx)
@@ -803,7 +694,7 @@ func (ad *adder) addOAuth(ctx context.Context, name, address string, c choice, s
 	fmt.Fprintf(ad.out, "✓ %s answers, with a valid certificate.\n", describe(acct))
 	comment := addComment(address, c)
 	if !canWrite {
-		comment += fmt.Sprintf("\nSigns in with OAuth2 as %s: run smtpwatch login %s", user, name)
+		comment += "\n" + onboard.OAuth2Comment(user, name)
 	}
 	na := config.NewAccount{Name: name, Settings: ws, Comment: comment}
 	if ad.f.dryRun {

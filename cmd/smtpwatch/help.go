@@ -192,6 +192,12 @@ var helpTable = map[string]commandHelp{
 		About:    "Removes the account NAME from the config file (a backup of the old file is kept) and its password from the OS keyring.",
 		Examples: []string{"smtpwatch remove work", "smtpwatch remove work --keep-password"},
 	},
+	"open": {
+		About: "Opens the dashboard of the running daemon in your browser: every account, its history\n" +
+			"(uptime, the time of each phase, changes of state) and the settings. The link comes from the\n" +
+			"daemon over its socket and opens the dashboard once, within 10 minutes; --print-url prints it.",
+		Examples: []string{"smtpwatch open", "smtpwatch open --print-url"},
+	},
 	"accounts": {
 		About:    "Lists the accounts of the config file: server, user, where the password comes from, and how each is doing when a daemon runs.",
 		Examples: []string{"smtpwatch accounts", "smtpwatch accounts --json"},

@@ -58,7 +58,7 @@ func TestHelpForEveryCommand(t *testing.T) {
 	for _, cmd := range [][]string{
 		{"check"}, {"init"}, {"run"}, {"tray"}, {"status"}, {"pause"}, {"resume"}, {"history"},
 		{"presets"}, {"version"}, {"service"}, {"service", "install"}, {"service", "uninstall"},
-		{"service", "start"}, {"service", "stop"}, {"service", "status"}, {"password"},
+		{"service", "start"}, {"service", "stop"}, {"service", "status"}, {"password"}, {"open"},
 		{"notify"}, {"notify", "test"}, {"notify", "set-url"},
 	} {
 		name := strings.Join(cmd, " ")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -197,6 +198,86 @@ func (a *app) traySignIn(path string, log *slog.Logger) func(context.Context, st
 		return signIn(ctx, acct, signInOptions{store: a.grants, open: open, showURL: func(u string) {
 			log.Info("tray: sign-in page opened in the browser; if it did not open, open this address", "account", name, "url", u)
 		}})
+	}
+}
+
+// dashboardSignInLimit bounds a sign-in the dashboard starts: the
+// loopback listener waits this long for the provider to send the browser
+// back.
+const dashboardSignInLimit = 10 * time.Minute
+
+// dashboardSignIns is the dashboard's "Sign in with OAuth2"
+// (web.OAuth2SignIn): the sign-in of the tray, run in the background
+// within life and dashboardSignInLimit, whose provider page is handed to
+// the dashboard instead of a browser being opened. A second sign-in of the
+// same account ends the first (its listener closes). done, when not nil,
+// is told the account once its sign-in is kept; log gets how each ends.
+type dashboardSignIns struct {
+	a    *app
+	life context.Context
+	log  func() *slog.Logger
+	done func(account string)
+
+	mu      sync.Mutex
+	running map[string]*runningSignIn
+}
+
+type runningSignIn struct{ cancel context.CancelFunc }
+
+// start is the web.OAuth2SignIn: it returns the provider's page once the
+// sign-in listens, or why it did not start.
+func (s *dashboardSignIns) start(ctx context.Context, path, name string) (string, error) {
+	sctx, cancel := context.WithTimeout(s.life, dashboardSignInLimit)
+	me := &runningSignIn{cancel}
+	s.mu.Lock()
+	if s.running == nil {
+		s.running = map[string]*runningSignIn{}
+	}
+	if prev := s.running[name]; prev != nil {
+		prev.cancel()
+	}
+	s.running[name] = me
+	s.mu.Unlock()
+
+	urls := make(chan string, 1)
+	ended := make(chan error, 1)
+	open := func(u string) error {
+		select {
+		case urls <- u:
+		default:
+		}
+		return nil
+	}
+	go func() {
+		err := s.a.traySignIn(path, s.log())(sctx, name, open)
+		s.mu.Lock()
+		if s.running[name] == me {
+			delete(s.running, name)
+		}
+		s.mu.Unlock()
+		cancel()
+		switch {
+		case err == nil:
+			s.log().Info("dashboard: signed in with OAuth2", "account", name)
+			if s.done != nil {
+				s.done(name)
+			}
+		default:
+			s.log().Warn("dashboard: the OAuth2 sign-in ended", "account", name, "err", err)
+		}
+		ended <- err
+	}()
+	select {
+	case u := <-urls:
+		return u, nil
+	case err := <-ended:
+		if err == nil {
+			err = errors.New("the sign-in ended before it gave a page to open")
+		}
+		return "", err
+	case <-ctx.Done():
+		cancel()
+		return "", fmt.Errorf("the sign-in did not start in time: %w", ctx.Err())
 	}
 }
 

@@ -335,3 +335,57 @@ func TestTraySignsIn(t *testing.T) {
 		}
 	}
 }
+
+// The dashboard's "Sign in with OAuth2": the provider's page comes back
+// without a browser being opened, the sign-in finishes in the background
+// when the person consents there, and done hears of it; a second start
+// ends the first's listener; an account that does not sign in with OAuth2
+// is refused at once.
+func TestDashboardSignIn(t *testing.T) {
+	b := newLoginBed(t, "")
+	a := b.app(func(string) error { t.Error("the dashboard's sign-in opened a browser"); return nil })
+	life, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan string, 4)
+	s := &dashboardSignIns{a: a, life: life, log: func() *slog.Logger { return a.logger }, done: func(n string) { done <- n }}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	first, err := s.start(ctx, b.cfg, "work")
+	if err != nil || !strings.HasPrefix(first, b.idp.AuthURL) {
+		t.Fatalf("start: %q, %v", first, err)
+	}
+	second, err := s.start(ctx, b.cfg, "work")
+	if err != nil || second == first {
+		t.Fatalf("second start: %q, %v", second, err)
+	}
+	// The first one's listener is gone: consenting there reaches nobody.
+	if _, err := b.idp.Consent(ctx, first, loginUser); err == nil {
+		t.Error("the first sign-in still listens after a second started")
+	}
+	if page, err := b.idp.Consent(ctx, second, loginUser); err != nil {
+		t.Fatalf("consent: %v %s", err, page)
+	}
+	select {
+	case n := <-done:
+		if n != "work" {
+			t.Errorf("done(%q)", n)
+		}
+	case <-ctx.Done():
+		t.Fatal("the sign-in did not finish")
+	}
+	if g, err := b.grants.LoadGrant(ctx, "work"); err != nil || g.Username != loginUser {
+		t.Fatalf("stored %+v, %v", g, err)
+	}
+	select {
+	case n := <-done:
+		t.Errorf("done twice (%q): the first sign-in finished too", n)
+	default:
+	}
+
+	for _, name := range []string{"pw", "helper", "nosuch"} {
+		if u, err := s.start(ctx, b.cfg, name); err == nil {
+			t.Errorf("%s: started at %q", name, u)
+		}
+	}
+}

@@ -39,8 +39,8 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	logger         *slog.Logger
-	// openURL opens a URL in the system browser (login); nil is the
-	// system's opener (openBrowser).
+	// openURL opens a URL in the system browser (login, `smtpwatch
+	// open`); nil is the system's opener (openBrowser).
 	openURL func(string) error
 	// grants keeps OAuth2 sign-ins; nil is the OS keyring.
 	grants credential.GrantStore
@@ -67,6 +67,7 @@ Usage:
   smtpwatch resume
   smtpwatch history [--since 24h]   uptime, latency and changes per account
   smtpwatch tray                    only the tray, for a daemon running as a service
+  smtpwatch open [--print-url]      the dashboard in your browser: accounts, history, settings
   smtpwatch service install         start smtpwatch at login (--system: at boot)
   smtpwatch service uninstall|start|stop|status
   smtpwatch presets                 list the built-in provider settings
@@ -90,6 +91,7 @@ var commands = map[string]bool{
 	"check": true, "run": true, "tray": true, "status": true, "pause": true, "resume": true,
 	"history": true, "service": true, "presets": true, "password": true, "init": true, "version": true,
 	"add": true, "import": true, "remove": true, "accounts": true,
+	"open":   true,
 	"notify": true,
 	"login":  true, "logout": true,
 }
@@ -140,6 +142,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.remove(ctx, rest)
 	case "accounts":
 		return a.accounts(ctx, rest)
+	case "open":
+		return a.open(ctx, rest)
 	case "version", "--version":
 		return a.version(rest)
 	case "help", "-h", "--help":

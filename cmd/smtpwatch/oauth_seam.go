@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"smtpwatch/monitor/config"
+	"smtpwatch/monitor/onboard"
 )
 
 // The one seam between account setup (`smtpwatch add`, `smtpwatch import`)
@@ -40,23 +41,7 @@ var oauthSignIn oauthSetup = loginOAuth{}
 type loginOAuth struct{}
 
 func (loginOAuth) Settings(s *config.Settings, user, provider, tokenCommand string) bool {
-	var oauthProvider string
-	if p, ok := config.LookupPreset(provider); ok {
-		oauthProvider = p.OAuthProvider
-	}
-	if tokenCommand == "" && oauthProvider == "" {
-		return false
-	}
-	auth := string(config.AuthOAuth2)
-	s.OAuthSettings.Auth = &auth
-	s.Username = &user
-	s.PasswordEnv, s.PasswordCommand, s.PasswordKeyring = nil, nil, nil
-	if tokenCommand != "" {
-		s.OAuthSettings.TokenCommand = &tokenCommand
-	} else {
-		s.OAuthSettings.Provider = &oauthProvider
-	}
-	return true
+	return onboard.OAuth2Settings(s, user, provider, tokenCommand)
 }
 
 // SignIn runs `smtpwatch login --config path name`: the browser, the

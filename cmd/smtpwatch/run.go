@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"smtpwatch/icons"
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/daemon"
@@ -80,10 +81,22 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	d, err := daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, StateDir: stateDir, Socket: socket, NewLogger: newLogger, Version: version})
+	var d *daemon.Daemon
+	started := make(chan struct{})
+	signIns := &dashboardSignIns{a: a, life: ctx,
+		log: func() *slog.Logger { <-started; return d.Logger() },
+		done: func(name string) {
+			<-started
+			if _, err := d.Engine().Check(ctx, name); err != nil && ctx.Err() == nil {
+				d.Logger().Warn("check after a sign-in", "account", name, "err", err)
+			}
+		}}
+	d, err = daemon.Start(ctx, daemon.Options{ConfigPath: path, Config: cfg, StateDir: stateDir, Socket: socket, NewLogger: newLogger, Version: version,
+		UIIcon: icons.PNG, OAuth2SignIn: signIns.start})
 	if err != nil {
 		return a.fail("%v", err)
 	}
+	close(started)
 	logger := d.Logger()
 	hup := make(chan os.Signal, 1)
 	notifyHangup(hup)
@@ -105,6 +118,7 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 		trayErr = tray.Run(ctx, tray.Options{
 			Source: localSource{d}, ConfigPath: path, LogPath: d.LogPath(), StateDir: d.StateDir(), Logger: logger,
 			SignIn: a.traySignIn(path, logger), CanSignIn: traySignsIn(path),
+			Dashboard: func(context.Context) (string, error) { return d.DashboardURL() },
 		})
 	}
 	switch {
@@ -153,7 +167,7 @@ func (a *app) trayClient(ctx context.Context, args []string) int {
 	}
 	defer c.Close()
 	err = tray.Run(ctx, tray.Options{Source: c, ConfigPath: path, LogPath: filepath.Join(stateDir, "smtpwatch.log"), StateDir: stateDir, Logger: logger,
-		SignIn: a.traySignIn(path, logger), CanSignIn: traySignsIn(path)})
+		SignIn: a.traySignIn(path, logger), CanSignIn: traySignsIn(path), Dashboard: c.DashboardURL})
 	if errors.Is(err, tray.ErrUnavailable) {
 		return a.fail("no desktop session to show a tray icon in")
 	}

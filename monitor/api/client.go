@@ -116,6 +116,19 @@ func (c *Client) Resume(ctx context.Context, account string) error {
 	return c.do(ctx, http.MethodPost, PathResume, accountQuery(account), nil)
 }
 
+// DashboardURL asks the daemon for a one-time link to its dashboard. A
+// daemon that serves none answers with an *Error of status 404.
+func (c *Client) DashboardURL(ctx context.Context) (string, error) {
+	var link dashboardLink
+	if err := c.do(ctx, http.MethodPost, PathDashboard, nil, &link); err != nil {
+		return "", err
+	}
+	if link.URL == "" {
+		return "", fmt.Errorf("api: %s: the daemon gave no link", PathDashboard)
+	}
+	return link.URL, nil
+}
+
 // Events subscribes to the daemon's events. It returns once the daemon
 // has answered, when the subscription is in place: every event published
 // after that comes on the channel. The channel closes when the stream ends

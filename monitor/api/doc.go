@@ -20,6 +20,8 @@
 //	                                     neither for nor until: until resumed; answers health.Status
 //	POST /v1/resume[?account=NAME]       answers health.Status
 //	GET  /metrics                        Prometheus text format
+//	POST /v1/ui/token                    {"url": "http://127.0.0.1:PORT/login?token=..."}: a one-time
+//	                                     link to the dashboard (monitor/web); 404 when it is not served
 //
 // The metrics listener (ServePrometheus, on metrics_listen) serves /metrics
 // and, in the blackbox_exporter style:

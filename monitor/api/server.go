@@ -39,6 +39,20 @@ type Engine interface {
 	Resume(account string) error
 }
 
+// Dashboard is implemented by an Engine whose daemon serves the dashboard
+// (monitor/web): the socket then answers POST /v1/ui/token with a fresh
+// one-time link to it. The metrics listener never does.
+type Dashboard interface {
+	// DashboardURL returns a new one-time login link to the dashboard, or
+	// an error wrapping ErrNoDashboard when it is not served.
+	DashboardURL() (string, error)
+}
+
+// ErrNoDashboard is wrapped by Dashboard's error when the daemon serves no
+// dashboard (ui = false, or its listener could not be opened); the API
+// answers 404 with its text.
+var ErrNoDashboard = errors.New("the dashboard is not served")
+
 // ErrUnknownAccount is wrapped by the Engine's errors for an account name
 // it does not know; the API answers 404 with the error's text. It is
 // health.ErrUnknownAccount, the sentinel the engine wraps.
@@ -52,6 +66,9 @@ const (
 	PathPause   = "/v1/pause"
 	PathResume  = "/v1/resume"
 	PathMetrics = "/metrics"
+	// PathDashboard gives a one-time link to the dashboard; only over the
+	// socket, only the user's own processes can ask.
+	PathDashboard = "/v1/ui/token"
 )
 
 // Bounds on what a request may take.
@@ -204,6 +221,19 @@ func newHandler(engine Engine, gatherer prometheus.Gatherer, logger *slog.Logger
 		h.routes[PathCheck] = route{method: http.MethodPost, params: []string{"account"}, serve: h.check}
 		h.routes[PathPause] = route{method: http.MethodPost, params: []string{"account", "for", "until"}, serve: h.pause}
 		h.routes[PathResume] = route{method: http.MethodPost, params: []string{"account"}, serve: h.resume}
+		if d, ok := engine.(Dashboard); ok {
+			h.routes[PathDashboard] = route{method: http.MethodPost, serve: func(w http.ResponseWriter, r *http.Request, _ url.Values) {
+				u, err := d.DashboardURL()
+				switch {
+				case errors.Is(err, ErrNoDashboard):
+					h.error(w, http.StatusNotFound, "%v", err)
+				case err != nil:
+					h.error(w, http.StatusInternalServerError, "dashboard: %v", err)
+				default:
+					h.writeJSON(w, http.StatusOK, dashboardLink{URL: u})
+				}
+			}}
+		}
 	}
 	return h
 }
@@ -366,6 +396,11 @@ func (h *handler) serveMetrics(w http.ResponseWriter, r *http.Request, _ url.Val
 	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.o.writeTimeout))
 	h.metrics.ServeHTTP(w, r)
+}
+
+// dashboardLink is the answer of POST /v1/ui/token.
+type dashboardLink struct {
+	URL string `json:"url"`
 }
 
 // errorBody is every error's JSON form.

@@ -513,7 +513,7 @@ func TestServeMetricsTCP(t *testing.T) {
 		t.Errorf("metrics:\n%s", b)
 	}
 	// Only /metrics there: the control endpoints are not on TCP.
-	for _, p := range []string{PathStatus, PathCheck, PathEvents} {
+	for _, p := range []string{PathStatus, PathCheck, PathEvents, PathDashboard} {
 		resp, err := c.Post("http://"+addr+p, "", nil)
 		if err != nil {
 			t.Fatal(err)

@@ -61,6 +61,12 @@ type Config struct {
 	Reminder time.Duration
 	// MaxConcurrency bounds the probes running at once (>= 1).
 	MaxConcurrency int
+	// UI says whether the daemon serves the dashboard (true unless the
+	// file says ui = false); UIListen is its loopback address, port 0 for
+	// a free port chosen at each start (DefaultUIListen). Both take effect
+	// when the daemon starts.
+	UI       bool
+	UIListen string
 	// OnlineTargets are the host:port addresses of the "am I online" check
 	// (probe.Deps.OnlineTargets): nil when the file sets none, meaning the
 	// probe's defaults; empty and non-nil when it sets targets = [],

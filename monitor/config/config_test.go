@@ -52,6 +52,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad-online-target.toml", `testdata/bad-online-target.toml:4: online.targets: invalid address "8.8.8.8": want host:port, like "1.1.1.1:443" or "[2606:4700::1111]:443"`},
 		{"bad-online-type.toml", `testdata/bad-online-type.toml:2: online.targets: want a list of host:port addresses, like ["1.1.1.1:443"], got string "1.1.1.1:443"`},
 		{"bad-metrics-listen.toml", `testdata/bad-metrics-listen.toml:1: metrics_listen: invalid address "localhost:http": the port must be a number from 1 to 65535`},
+		{"ui-listen-not-loopback.toml", `testdata/ui-listen-not-loopback.toml:3: ui_listen: "0.0.0.0:9926" is not a loopback address: the dashboard is served to this computer only; use 127.0.0.1:PORT or [::1]:PORT`},
 		{"bad-from.toml", `testdata/bad-from.toml:4: account "charter": from: invalid address "me @charter.net": it contains a space or a line break`},
 		{"bad-rcpt-newline.toml", `testdata/bad-rcpt-newline.toml:5: account "charter": rcpt: invalid address "me@charter.net\r\nDATA": it contains a space or a line break`},
 		{"from-without-rcpt.toml", `testdata/from-without-rcpt.toml:4: account "charter": from: set rcpt too: the envelope check needs both from and rcpt`},

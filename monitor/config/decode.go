@@ -216,6 +216,8 @@ func (d *decoder) config(t *fileTable) *Config {
 		Retention:      DefaultRetention,
 		Reminder:       DefaultReminder,
 		MaxConcurrency: DefaultMaxConcurrency,
+		UI:             true,
+		UIListen:       DefaultUIListen,
 	}
 	top := scope{d: d}
 	top.keys(d.tableKeys(), t)
@@ -234,6 +236,16 @@ func (d *decoder) config(t *fileTable) *Config {
 			top.errf("metrics_listen", "%v", err)
 		} else {
 			cfg.MetricsListen = *v
+		}
+	}
+	if v := t.UI.v; v != nil {
+		cfg.UI = *v
+	}
+	if v := t.UIListen.v; v != nil {
+		if err := checkUIListen(*v); err != nil {
+			top.errf("ui_listen", "%v", err)
+		} else {
+			cfg.UIListen = *v
 		}
 	}
 	if x, ok := top.duration("reminder", t.Reminder, time.Minute, true); ok {

@@ -26,6 +26,8 @@ type fileTable struct {
 	MetricsListen  tomlString     `toml:"metrics_listen"`
 	Reminder       tomlDuration   `toml:"reminder"`
 	MaxConcurrency tomlInt        `toml:"max_concurrency"`
+	UI             tomlBool       `toml:"ui"`
+	UIListen       tomlString     `toml:"ui_listen"`
 	Online         toml.Primitive `toml:"online"`
 	Defaults       toml.Primitive `toml:"defaults"`
 	Account        toml.Primitive `toml:"account"`

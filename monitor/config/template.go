@@ -43,6 +43,13 @@ const Template = `# smtpwatch configuration
 # How many accounts may be checked at the same time. Default 4.
 #max_concurrency = 4
 
+# The dashboard: a page in your browser with every account, history charts and
+# settings ("smtpwatch open", or the tray's "Open dashboard"). It is served to
+# this computer only, on a free port chosen at each start unless ui_listen
+# names one. ui = false turns it off.
+#ui = true
+#ui_listen = "127.0.0.1:9926"
+
 # ---- "Am I online?" check (optional) ----------------------------------------
 # When the mail server cannot be reached, smtpwatch tries these addresses to
 # tell "this computer is offline" from "the server is down". Leave it out for

@@ -3,10 +3,12 @@
 // database, the engine, the notification dispatcher (monitor/notify: the
 // policy decided once, for the event stream the tray shows and for every
 // [[notify]] channel), the local API on its socket (and the Prometheus
-// listener with /metrics and /probe when configured), the config file
-// watch, and the sleep and network watches. Start brings them up in that order and Stop takes them
-// down within ShutdownLimit, so that tests drive the whole daemon
-// in-process and the command is a thin wrapper around it.
+// listener with /metrics and /probe when configured), the dashboard
+// (monitor/web) on its loopback listener unless the config says ui =
+// false, the config file watch, and the sleep and network watches. Start
+// brings them up in that order and Stop takes them down within
+// ShutdownLimit, so that tests drive the whole daemon in-process and the
+// command is a thin wrapper around it.
 //
 // One daemon runs per state directory: Start holds the instance lock
 // (monitor/instance) for the daemon's whole life, before it opens the
@@ -40,6 +42,7 @@ import (
 	"smtpwatch/monitor/notify"
 	"smtpwatch/monitor/paths"
 	"smtpwatch/monitor/probe"
+	"smtpwatch/monitor/web"
 )
 
 // ShutdownLimit bounds Stop: probes cancelled, requests answered, history
@@ -83,6 +86,13 @@ type Options struct {
 	Notify notify.SenderOptions
 	// NotifyRetry is how alert channels retry (zero: the defaults).
 	NotifyRetry notify.Retry
+
+	// UIIcon gives the dashboard the tray's icon of a state (icons.PNG;
+	// monitor does not import icons). nil shows the states' marks alone.
+	UIIcon func(state string) []byte
+	// OAuth2SignIn is the dashboard's "Sign in with OAuth2" (see
+	// web.OAuth2SignIn); nil: the page names `smtpwatch login NAME`.
+	OAuth2SignIn web.OAuth2SignIn
 }
 
 // Daemon is a running daemon. Its methods are safe for concurrent use.
@@ -97,8 +107,13 @@ type Daemon struct {
 	logPath  string
 	socket   string
 
-	lock    *instance.Lock
-	store   *history.Store
+	lock  *instance.Lock
+	store *history.Store
+	// ui is the dashboard, nil when it is not served; uiOff says why.
+	ui      *web.Server
+	uiOff   error
+	uiMu    sync.Mutex
+	uiConf  [2]string // ui and ui_listen as last loaded; under uiMu
 	logFile *os.File
 	cancel  context.CancelFunc
 	done    <-chan struct{}
@@ -218,6 +233,7 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	d.background(ctx, "engine", func() error { return d.eng.Run(ctx) })
 	d.background(ctx, "notify", func() error { return d.disp.Run(ctx, events) })
 	d.background(ctx, "api", func() error { return api.Serve(ctx, ln, apiView{d}, reg, d.log) })
+	d.startUI(ctx, o)
 	if o.Config.MetricsListen != "" {
 		d.background(ctx, "metrics listener", func() error {
 			return api.ServePrometheus(ctx, o.Config.MetricsListen, reg, prober{d}, 2*o.Config.MaxConcurrency, d.log)
@@ -246,6 +262,51 @@ func Start(ctx context.Context, o Options) (*Daemon, error) {
 	d.log.Info("smtpwatch running", "version", o.Version, "config", d.cfgPath, "accounts", enabled,
 		"socket", d.socket, "state_dir", stateDir, "pid", os.Getpid())
 	return d, nil
+}
+
+// startUI opens the dashboard's listener and serves it, unless the config
+// turns it off. A listener that cannot be opened (ui_listen names a port
+// in use) is logged; the daemon watches on without a dashboard.
+func (d *Daemon) startUI(ctx context.Context, o Options) {
+	d.uiConf = uiConf(o.Config)
+	if !o.Config.UI {
+		d.uiOff = fmt.Errorf("%w: ui = false in %s", api.ErrNoDashboard, o.ConfigPath)
+		return
+	}
+	ln, err := web.Listen(o.Config.UIListen)
+	if err != nil {
+		d.uiOff = fmt.Errorf("%w: %v", api.ErrNoDashboard, err)
+		d.log.Error("the dashboard is not served", "err", err)
+		return
+	}
+	srv, err := web.New(web.Options{
+		Engine: apiView{d}, History: d.store, ConfigPath: d.cfgPath, Reload: d.Reload, Icon: o.UIIcon,
+		OAuth2SignIn: o.OAuth2SignIn, Probe: o.Deps, Logger: d.log,
+	})
+	if err == nil {
+		err = srv.Bind(ln)
+	}
+	if err != nil {
+		ln.Close()
+		d.uiOff = fmt.Errorf("%w: %v", api.ErrNoDashboard, err)
+		d.log.Error("the dashboard is not served", "err", err)
+		return
+	}
+	d.ui = srv
+	d.log.Info("dashboard served", "addr", ln.Addr().String())
+	d.background(ctx, "dashboard", func() error { return srv.Serve(ctx, ln) })
+}
+
+func uiConf(c *config.Config) [2]string { return [2]string{fmt.Sprint(c.UI), c.UIListen} }
+
+// DashboardURL returns a new one-time link to the dashboard (for the tray,
+// and through the API for `smtpwatch open`), or an error wrapping
+// api.ErrNoDashboard that says why it is not served.
+func (d *Daemon) DashboardURL() (string, error) {
+	if d.ui == nil {
+		return "", d.uiOff
+	}
+	return d.ui.LoginURL()
 }
 
 // settleAfter is when, after the start, the memory of the start-up is
@@ -323,6 +384,12 @@ func (d *Daemon) Reload() {
 		d.eng.ConfigError(err)
 		return
 	}
+	d.uiMu.Lock()
+	if uiConf(c) != d.uiConf {
+		d.log.Warn("ui and ui_listen take effect when smtpwatch starts again", "ui", c.UI, "ui_listen", c.UIListen)
+		d.uiConf = uiConf(c)
+	}
+	d.uiMu.Unlock()
 	d.eng.Reload(c)
 	d.disp.SetChannels(notify.Channels(c, d.sendOpts))
 	d.cfgMu.Lock()
@@ -383,6 +450,7 @@ func (v apiView) Check(ctx context.Context, account string) ([]probe.Result, err
 }
 func (v apiView) Pause(account string, until time.Time) error { return v.d.eng.Pause(account, until) }
 func (v apiView) Resume(account string) error                 { return v.d.eng.Resume(account) }
+func (v apiView) DashboardURL() (string, error)               { return v.d.DashboardURL() }
 
 // prober answers /probe.
 type prober struct{ d *Daemon }

@@ -67,11 +67,13 @@ func (s *Store) RecordCheck(ctx context.Context, c Check) error {
 	if login {
 		username, fp = c.Username, c.Fingerprint
 	}
+	ph := phaseMillis(r)
 	_, err = s.write.ExecContext(ctx,
-		`INSERT INTO results (account, at, status, cause, duration_ms, auth, result, login, username, fingerprint)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO results (account, at, status, cause, duration_ms, auth, result, login, username, fingerprint,
+			dns_ms, connect_ms, greeting_ms, ehlo_ms, tls_ms, auth_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Name, r.CheckedAt.UnixNano(), string(r.Status), string(r.Cause), r.Duration.Milliseconds(), c.Auth, string(blob),
-		login, username, fp)
+		login, username, fp, ph[0], ph[1], ph[2], ph[3], ph[4], ph[5])
 	if err != nil {
 		return fmt.Errorf("record result of %s: %w", r.Name, err)
 	}

@@ -39,6 +39,7 @@ func idle(args []string) int {
 	warmup := fl.Duration("warmup", time.Minute, "wait this long after the start before measuring")
 	duration := fl.Duration("duration", 3*time.Minute, "measure this long")
 	gctrace := fl.Bool("gctrace", false, "run the daemon with GODEBUG=gctrace=1 and print its GC lines")
+	ui := fl.Bool("ui", true, "serve the dashboard (ui = false in the config when not), as a person's daemon does by default")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -62,7 +63,11 @@ func idle(args []string) int {
 	}
 	// Default intervals (60 s, login every 15 min): a person's setup.
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "state_dir = %q\n\n[online]\ntargets = [%q]\n", filepath.Join(dir, "state"), srv.Addr)
+	fmt.Fprintf(&cfg, "state_dir = %q\n", filepath.Join(dir, "state"))
+	if !*ui {
+		cfg.WriteString("ui = false\n") // only then: older builds know no ui key
+	}
+	fmt.Fprintf(&cfg, "\n[online]\ntargets = [%q]\n", srv.Addr)
 	for i := range *accounts {
 		fmt.Fprintf(&cfg, "\n[[account]]\nname = \"acct%02d\"\nserver = \"127.0.0.1\"\nport = %d\nsecurity = \"starttls\"\n", i, srv.Port)
 		fmt.Fprintf(&cfg, "username = %q\npassword_env = %q\nca_file = %q\n", benchUser, benchPWEnv, ca)
@@ -105,6 +110,13 @@ func idle(args []string) int {
 	}
 	fmt.Printf("idle: smtpwatch run --headless (pid %d), %d accounts at the default intervals against go-smtp on %s; warm-up %v, then measuring %v\n",
 		pid, *accounts, srv.Addr, *warmup, *duration)
+	uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if link, err := c.DashboardURL(uctx); err == nil {
+		fmt.Printf("idle: the dashboard listens (%s), closed: no browser has it open\n", strings.SplitN(link, "/login", 2)[0])
+	} else {
+		fmt.Printf("idle: no dashboard (%v)\n", err)
+	}
+	ucancel()
 	if err := sleepAlive(*warmup, exited); err != nil {
 		return fail("idle: %v\n%s", err, out.tail(20))
 	}
