@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -32,29 +31,7 @@ func TestDovecotOAuth2Dashboard(t *testing.T) {
 	idp := dc.provider(t, oauthtest.Options{ClientID: "smtpwatch-test"})
 	const account = "dovecot"
 	files := writeDaemonConfig(t, e, onlineTarget(t))
-	cfg := fmt.Sprintf(`state_dir = %q
-
-[online]
-targets = [%q]
-
-[[account]]
-name = %q
-server = %q
-port = %d
-security = "starttls"
-ca_file = %q
-username = %q
-oauth_provider = "custom"
-oauth_client_id = "smtpwatch-test"
-oauth_auth_url = %q
-oauth_token_url = %q
-interval = "1h"
-auth_interval = "1h"
-timeout = "15s"
-`, files.stateDir, onlineTarget(t), account, dc.Host, dc.Port, dc.CA, dc.User, idp.AuthURL, idp.TokenURL)
-	if err := os.WriteFile(files.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeDovecotConfig(t, files, dc, idp, account, "1h") // only the check after the sign-in turns it ok
 	env := oauthEnv(t, e, kr)
 	d := startDaemonWith(t, files, env)
 	d.waitStatus(t, e, "no sign-in yet", time.Now(), 30*time.Second, accountIs(account, "failing", "oauth_sign_in_required"))

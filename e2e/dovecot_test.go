@@ -103,29 +103,7 @@ func TestDovecotOAuth2Daemon(t *testing.T) {
 		idp.GrantRefresh(dc.User), idp.TokenURL, dc.User),
 		"store", "--label=smtpwatch test sign-in", "username", account, "service", credential.OAuthKeyringService)
 	files := writeDaemonConfig(t, e, onlineTarget(t))
-	cfg := fmt.Sprintf(`state_dir = %q
-
-[online]
-targets = [%q]
-
-[[account]]
-name = %q
-server = %q
-port = %d
-security = "starttls"
-ca_file = %q
-username = %q
-oauth_provider = "custom"
-oauth_client_id = "smtpwatch-test"
-oauth_auth_url = %q
-oauth_token_url = %q
-interval = "2s"
-auth_interval = "1h"
-timeout = "15s"
-`, files.stateDir, onlineTarget(t), account, dc.Host, dc.Port, dc.CA, dc.User, idp.AuthURL, idp.TokenURL)
-	if err := os.WriteFile(files.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeDovecotConfig(t, files, dc, idp, account, "2s")
 	env := oauthEnv(t, e, kr)
 	d := startDaemonWith(t, files, env)
 	events := followEvents(t, files.socket)
@@ -219,4 +197,36 @@ func countEvents(stream, kind, want string) int {
 		}
 	}
 	return n
+}
+
+// writeDovecotConfig writes the daemon's config file: one account, named
+// account, that signs in to the e2e Dovecot with an OAuth2 sign-in from
+// idp, checked every interval and signing in at most hourly on its own.
+// It returns the file's text.
+func writeDovecotConfig(t *testing.T, files daemonFiles, dc *dovecotEnv, idp *oauthtest.Provider, account, interval string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`state_dir = %q
+
+[online]
+targets = [%q]
+
+[[account]]
+name = %q
+server = %q
+port = %d
+security = "starttls"
+ca_file = %q
+username = %q
+oauth_provider = "custom"
+oauth_client_id = "smtpwatch-test"
+oauth_auth_url = %q
+oauth_token_url = %q
+interval = %q
+auth_interval = "1h"
+timeout = "15s"
+`, files.stateDir, onlineTarget(t), account, dc.Host, dc.Port, dc.CA, dc.User, idp.AuthURL, idp.TokenURL, interval)
+	if err := os.WriteFile(files.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
