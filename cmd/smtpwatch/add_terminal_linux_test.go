@@ -23,6 +23,7 @@ import (
 
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/credential"
+	"smtpwatch/monitor/keyringtest"
 )
 
 // terminal is a real pseudo-terminal and everything it has shown.
@@ -100,7 +101,7 @@ func (term *terminal) typeIn(s string) {
 // never on the screen. Then `remove` takes the account and its password
 // away.
 func TestAddInteractiveKeyring(t *testing.T) {
-	if !inKeyringChild(t, "TestAddInteractiveKeyring") {
+	if !keyringtest.InChild(t, "TestAddInteractiveKeyring") {
 		return
 	}
 	b := newAddBed(t)

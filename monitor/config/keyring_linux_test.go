@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -16,34 +15,15 @@ import (
 	"github.com/zalando/go-keyring"
 )
 
-// keyringChildEnv marks the re-executed test binary that talks to the
-// keyring. The marker lives in this test only; production code has no test
-// switches.
-const keyringChildEnv = "SMTPWATCH_TEST_KEYRING_CHILD"
-
 // TestKeyring stores, reads and deletes a password in a real
 // gnome-keyring on a private D-Bus session bus (monitor/keyringtest). The
 // keyring calls run in a child process so that the bus address is in its
 // environment before godbus first connects (go-keyring shares
 // dbus.SessionBus()).
 func TestKeyring(t *testing.T) {
-	if os.Getenv(keyringChildEnv) == "1" {
+	if keyringtest.InChild(t, "TestKeyring") {
 		keyringChild(t)
-		return
 	}
-	k := keyringtest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKeyring$", "-test.v")
-	child.Env = append(k.Env, keyringChildEnv+"=1")
-	output, err := child.CombinedOutput()
-	if err != nil {
-		t.Fatalf("keyring test in the child process failed: %v\n%s", err, output)
-	}
-	if !strings.Contains(string(output), "--- PASS: TestKeyring") {
-		t.Fatalf("the child did not run the test:\n%s", output)
-	}
-	t.Logf("child:\n%s", output)
 }
 
 // keyringChild runs in the re-executed binary, on the private bus.

@@ -149,3 +149,38 @@ func Start(t testing.TB) *Keyring {
 		}
 	}
 }
+
+// ChildEnv marks the re-executed test binary that runs on the private bus
+// (InChild). The marker lives in tests only; production code has no test
+// switches.
+const ChildEnv = "SMTPWATCH_TEST_KEYRING_CHILD"
+
+// InChild reports whether the test runs in the re-executed child, on the
+// private bus. Otherwise it starts the bus and keyring (Start), runs the
+// test named name again in a child process of the test binary with
+// Keyring.Env — so that the bus address is in its environment before
+// go-keyring first connects — within 90 s, fails the test if the child
+// fails or did not run it, and returns false: the caller returns.
+func InChild(t *testing.T, name string) bool {
+	t.Helper()
+	if os.Getenv(ChildEnv) == "1" {
+		if !strings.HasPrefix(os.Getenv("DBUS_SESSION_BUS_ADDRESS"), "unix:path=") {
+			t.Fatal("the child must run on the test's private bus")
+		}
+		return true
+	}
+	k := Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1")
+	child.Env = append(k.Env, ChildEnv+"=1")
+	output, err := child.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s in the child process failed: %v\n%s", name, err, output)
+	}
+	if !strings.Contains(string(output), "--- PASS: "+name) {
+		t.Fatalf("the child did not run the test:\n%s", output)
+	}
+	t.Logf("child:\n%s", output)
+	return false
+}

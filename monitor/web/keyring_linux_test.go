@@ -9,8 +9,6 @@ import (
 	"html"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,48 +17,13 @@ import (
 	"smtpwatch/monitor/keyringtest"
 )
 
-// keyringChildEnv marks the re-executed test binary that runs on a private
-// session bus with a real gnome-keyring. The marker lives in the tests
-// only; production code has no test switches.
-const keyringChildEnv = "SMTPWATCH_TEST_KEYRING_CHILD"
-
-// inKeyringChild reports whether the test runs in the child on the private
-// bus. Otherwise it starts a bus and an unlocked gnome-keyring
-// (monitor/keyringtest), re-runs the test named name in a child process on
-// them — so that the bus address is in its environment before godbus first
-// connects — fails the test if the child does, and returns false: the
-// caller returns.
-func inKeyringChild(t *testing.T, name string) bool {
-	t.Helper()
-	if os.Getenv(keyringChildEnv) == "1" {
-		if !strings.HasPrefix(os.Getenv("DBUS_SESSION_BUS_ADDRESS"), "unix:path=") {
-			t.Fatal("the child must run on the test's private bus")
-		}
-		return true
-	}
-	kr := keyringtest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1")
-	child.Env = append(kr.Env, keyringChildEnv+"=1")
-	output, err := child.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s in the child process failed: %v\n%s", name, err, output)
-	}
-	if !strings.Contains(string(output), "--- PASS: "+name) {
-		t.Fatalf("the child did not run the test:\n%s", output)
-	}
-	t.Logf("child:\n%s", output)
-	return false
-}
-
 // Storing a password through the settings page, with a real
 // gnome-keyring on a private session bus: an account without a user name
 // or with another password source is left alone; one that reads none
 // gets the password in the keyring and password_keyring = true in the
 // file (its comments kept), and the daemon signs in with it.
 func TestStorePasswordInKeyring(t *testing.T) {
-	if !inKeyringChild(t, "TestStorePasswordInKeyring") {
+	if !keyringtest.InChild(t, "TestStorePasswordInKeyring") {
 		return
 	}
 	b := newBed(t)
