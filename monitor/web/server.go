@@ -14,27 +14,17 @@ import (
 	"sync"
 	"time"
 
+	"smtpwatch/monitor/api"
 	"smtpwatch/monitor/discover"
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/history"
 	"smtpwatch/monitor/probe"
 )
 
-// Engine is what the pages show and drive; the daemon's engine satisfies
-// it (the same methods the local API serves).
-type Engine interface {
-	// Status is the current snapshot; it must not block for long.
-	Status() health.Status
-	// Subscribe delivers events until ctx ends; the channel closes then.
-	Subscribe(ctx context.Context) <-chan health.Event
-	// Check probes now (every account for "") and waits for the results;
-	// it counts as the person asking.
-	Check(ctx context.Context, account string) ([]probe.Result, error)
-	// Pause suspends checks of the account (all for "") until the time
-	// given, zero meaning until resumed; Resume ends a pause.
-	Pause(account string, until time.Time) error
-	Resume(account string) error
-}
+// Engine is what the pages show and drive: the same view of the daemon
+// the local API serves (its status with the alert channels, its event
+// stream with the decided notifications, checks, pause and resume).
+type Engine = api.Engine
 
 // History is what the account page reads; *history.Store satisfies it.
 type History interface {
