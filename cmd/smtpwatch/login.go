@@ -188,17 +188,26 @@ func signIn(ctx context.Context, acct config.Account, o signInOptions) error {
 // open.
 func (a *app) traySignIn(path string, log *slog.Logger) func(context.Context, string, func(string) error) error {
 	return func(ctx context.Context, name string, open func(string) error) error {
-		acct, _, err := loginAccount(path, name)
-		if err != nil {
-			return err
-		}
-		if err := acct.OAuthClient().Check(); err != nil {
-			return err
-		}
-		return signIn(ctx, acct, signInOptions{store: a.grants, open: open, showURL: func(u string) {
+		return a.signInAccount(ctx, path, name, open, func(u string) {
 			log.Info("tray: sign-in page opened in the browser; if it did not open, open this address", "account", name, "url", u)
-		}})
+		})
 	}
+}
+
+// signInAccount runs the sign-in of `smtpwatch login` for the account name
+// of the config at path: open sends the person to the provider's page and
+// showURL is told its address. It refuses an account that does not sign
+// in with smtpwatch's own OAuth2 sign-in, or has no client to sign in
+// with.
+func (a *app) signInAccount(ctx context.Context, path, name string, open func(string) error, showURL func(string)) error {
+	acct, _, err := loginAccount(path, name)
+	if err != nil {
+		return err
+	}
+	if err := acct.OAuthClient().Check(); err != nil {
+		return err
+	}
+	return signIn(ctx, acct, signInOptions{store: a.grants, open: open, showURL: showURL})
 }
 
 // dashboardSignInLimit bounds a sign-in the dashboard starts: the
@@ -249,7 +258,7 @@ func (s *dashboardSignIns) start(ctx context.Context, path, name string) (string
 		return nil
 	}
 	go func() {
-		err := s.a.traySignIn(path, s.log())(sctx, name, open)
+		err := s.a.signInAccount(sctx, path, name, open, func(string) {})
 		s.mu.Lock()
 		if s.running[name] == me {
 			delete(s.running, name)
