@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"smtpwatch/monitor/api"
+	"smtpwatch/monitor/smtptest"
 )
 
 // Helpers for the tests of `smtpwatch run --headless`: a daemon process with
@@ -386,10 +387,7 @@ func loopbackListener(t *testing.T, handle func(net.Conn)) (string, func() int) 
 // onlineTarget is the daemons' "am I online" reference: a loopback port
 // that accepts and closes, so the machine always counts as online and no
 // probe ever looks beyond 127.0.0.1.
-func onlineTarget(t *testing.T) string {
-	addr, _ := loopbackListener(t, func(c net.Conn) { c.Close() })
-	return addr
-}
+func onlineTarget(t *testing.T) string { return smtptest.Online(t) }
 
 // silentServer accepts connections and never says a word: a probe of it
 // waits for a greeting until its timeout.

@@ -805,20 +805,7 @@ type trayDaemon struct {
 // accepts. The process gets SIGTERM (then SIGKILL) when the test ends.
 func runTrayDaemon(t *testing.T, busAddr string, ca *smtptest.CA, server, schedule string) *trayDaemon {
 	t.Helper()
-	online, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { online.Close() })
-	go func() {
-		for {
-			c, err := online.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	online := smtptest.Online(t)
 	dir := t.TempDir()
 	home, runtime, state := filepath.Join(dir, "home"), filepath.Join(dir, "run"), filepath.Join(dir, "state")
 	for _, d := range []string{home, runtime} {
@@ -831,7 +818,7 @@ func runTrayDaemon(t *testing.T, busAddr string, ca *smtptest.CA, server, schedu
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.toml")
-	err = os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = %q
+	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = %q
 [online]
 targets = [%q]
 [[account]]
@@ -843,7 +830,7 @@ security = "starttls"
 username = %q
 password_env = "SMTPWATCH_TEST_PASSWORD"
 ca_file = %q
-`, state, online.Addr().String(), smtptest.Port(t, server), testUser, caFile)+schedule), 0o600)
+`, state, online, smtptest.Port(t, server), testUser, caFile)+schedule), 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}

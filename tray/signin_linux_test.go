@@ -3,7 +3,6 @@ package tray
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -269,20 +268,7 @@ type oauthTrayDaemon struct {
 // minute, so that the logins the test sees are the ones it asks for.
 func runOAuthTrayDaemon(t *testing.T, kr *keyringtest.Keyring, ca *smtptest.CA, server string, idp *oauthtest.Provider, browserDir string) *oauthTrayDaemon {
 	t.Helper()
-	online, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { online.Close() })
-	go func() {
-		for {
-			c, err := online.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	online := smtptest.Online(t)
 	dir := t.TempDir()
 	state, runtime := filepath.Join(dir, "state"), filepath.Join(dir, "run")
 	os.MkdirAll(runtime, 0o700)
@@ -291,7 +277,7 @@ func runOAuthTrayDaemon(t *testing.T, kr *keyringtest.Keyring, ca *smtptest.CA, 
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.toml")
-	err = os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = %q
+	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir = %q
 [online]
 targets = [%q]
 [[account]]
@@ -309,7 +295,7 @@ interval = "2s"
 auth_interval = "1h"
 failure_threshold = 0
 success_threshold = 1
-`, state, online.Addr().String(), smtptest.Port(t, server), oauthUser, caFile, idp.AuthURL, idp.TokenURL)), 0o600)
+`, state, online, smtptest.Port(t, server), oauthUser, caFile, idp.AuthURL, idp.TokenURL)), 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,3 +107,11 @@ func ClosedPort(t testing.TB) string {
 	ln.Close()
 	return addr
 }
+
+// Online returns a loopback address that accepts connections and closes
+// them: the daemon's "am I online" reference (online.targets) in tests, so
+// that the machine counts as online and no check looks beyond 127.0.0.1.
+func Online(t testing.TB) string {
+	t.Helper()
+	return Start(t, Options{Handler: func(net.Conn) {}}).Addr
+}
