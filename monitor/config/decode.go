@@ -322,24 +322,7 @@ func (d *decoder) online(p toml.Primitive, m map[string]any) []string {
 		return nil
 	}
 	s.keys(d.tableKeys("online"), &t)
-	if !t.Targets.set {
-		return nil
-	}
-	targets := make([]string, 0, len(t.Targets.items))
-	for i, v := range t.Targets.items {
-		line := d.lines.line(s.base.with("targets", index(i)))
-		tg, ok := v.(string)
-		if !ok {
-			s.errAt(line, "targets", "item %d: want a string \"host:port\", got %s", i+1, describe("targets", v))
-			continue
-		}
-		if err := hostPort(tg, false); err != nil {
-			s.errAt(line, "targets", "%v", err)
-			continue
-		}
-		targets = append(targets, tg)
-	}
-	return targets
+	return s.strings("targets", t.Targets.tomlStrings, func(tg string) error { return hostPort(tg, false) })
 }
 
 func (d *decoder) defaults(p toml.Primitive) Schedule {

@@ -291,24 +291,9 @@ func (f *tomlDuration) problem(key string) string {
 	return ""
 }
 
-// tomlTargets is online.targets: a list whose items are checked one by
-// one, each at its own line.
-type tomlTargets struct {
-	items []any
-	set   bool
-	bad   any
-}
-
-func (f *tomlTargets) UnmarshalTOML(x any) error {
-	if l, ok := x.([]any); ok {
-		f.items, f.set = l, true
-	} else {
-		f.bad = x
-	}
-	return nil
-}
-
-func (f *tomlTargets) given() bool { return f.set || f.bad != nil }
+// tomlTargets is online.targets: a list of strings (tomlStrings) whose
+// example, in messages, is an address on the internet.
+type tomlTargets struct{ tomlStrings }
 
 func (f *tomlTargets) problem(key string) string {
 	if f.bad != nil {
