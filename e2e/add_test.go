@@ -2,14 +2,11 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,26 +85,7 @@ func newAddWorld(t *testing.T, e *env) *addWorld {
 // add runs `smtpwatch add` in the world's namespace.
 func (w *addWorld) add(t *testing.T, args ...string) run {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
-	defer cancel()
-	argv := append(append(append([]string(nil), w.prefix...), smtpwatchBin(t), "add"), args...)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = w.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := run{Args: append([]string{"add"}, args...), Stdout: stdout.String(), Stderr: stderr.String(), Elapsed: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("smtpwatch add did not finish within %v:\n%s", runLimit, r)
-	case errors.As(err, &ee):
-		r.Exit = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run smtpwatch add: %v", err)
-	}
-	return r
+	return runIn(t, w.env, w.prefix, append([]string{"add"}, args...)...)
 }
 
 // addJSON is what `add --json` prints, as far as these tests look.

@@ -212,12 +212,18 @@ const runLimit = 90 * time.Second
 // command the binary runs under (ip netns exec NAME).
 func smtpwatch(t testing.TB, e *env, password string, prefix []string, args ...string) run {
 	t.Helper()
-	bin := smtpwatchBin(t)
+	return runIn(t, childEnv(t, e, password), prefix, args...)
+}
+
+// runIn runs prefix (a wrapper such as setpriv, or nothing), the binary and
+// args with env, bounded by runLimit, and says how it ended.
+func runIn(t testing.TB, env, prefix []string, args ...string) run {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
 	defer cancel()
-	argv := append(append(append([]string(nil), prefix...), bin), args...)
+	argv := append(append(append([]string(nil), prefix...), smtpwatchBin(t)), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = childEnv(t, e, password)
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

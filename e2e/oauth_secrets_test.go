@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -56,25 +55,7 @@ func oauthEnv(t *testing.T, e *env, kr *keyringtest.Keyring) []string {
 // runWith runs the binary with env and args, bounded by runLimit.
 func runWith(t *testing.T, env []string, args ...string) run {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, smtpwatchBin(t), args...)
-	cmd.Env = env
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := run{Args: args, Stdout: stdout.String(), Stderr: stderr.String(), Elapsed: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("smtpwatch did not finish within %v:\n%s", runLimit, r)
-	case errors.As(err, &ee):
-		r.Exit = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return r
+	return runIn(t, env, nil, args...)
 }
 
 // startDaemonWith starts `smtpwatch run --headless` on files with env
