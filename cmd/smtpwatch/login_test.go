@@ -24,36 +24,6 @@ import (
 
 const loginUser = "alice@example.test"
 
-// memGrants keeps sign-ins in memory, in place of the OS keyring.
-type memGrants struct {
-	mu sync.Mutex
-	m  map[string]credential.Grant
-}
-
-func (s *memGrants) LoadGrant(_ context.Context, account string) (credential.Grant, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, ok := s.m[account]
-	if !ok {
-		return credential.Grant{}, &credential.Error{Msg: "none", Err: credential.ErrNotFound}
-	}
-	return g, nil
-}
-
-func (s *memGrants) SaveGrant(account string, g credential.Grant) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[account] = g
-	return nil
-}
-
-func (s *memGrants) DeleteGrant(account string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, account)
-	return nil
-}
-
 // syncBuffer is a buffer the command writes while the test reads.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -78,7 +48,7 @@ func (s *syncBuffer) String() string {
 type loginBed struct {
 	idp            *oauthtest.Provider
 	cfg            string
-	grants         *memGrants
+	grants         *oauthtest.Grants
 	stdout, stderr *syncBuffer
 	opened         []string
 	mu             sync.Mutex
@@ -86,7 +56,7 @@ type loginBed struct {
 
 func newLoginBed(t *testing.T, extra string) *loginBed {
 	t.Helper()
-	b := &loginBed{idp: oauthtest.Start(t, oauthtest.Options{ClientID: "smtpwatch-test"}), grants: &memGrants{m: map[string]credential.Grant{}},
+	b := &loginBed{idp: oauthtest.Start(t, oauthtest.Options{ClientID: "smtpwatch-test"}), grants: oauthtest.NewGrants(),
 		stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	b.cfg = filepath.Join(t.TempDir(), "config.toml")
 	body := fmt.Sprintf(`[[account]]
@@ -155,7 +125,7 @@ func TestLoginCommand(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, b.stdout.String(), b.stderr.String())
 	}
 	out := b.stdout.String() + b.stderr.String()
-	g := b.grants.m["work"]
+	g := b.grants.Get("work")
 	if g.IsZero() || g.Username != loginUser || g.ClientID != "smtpwatch-test" || g.TokenURL != b.idp.TokenURL {
 		t.Fatalf("stored %+v", g)
 	}
@@ -174,8 +144,8 @@ func TestLoginCommand(t *testing.T) {
 		}
 	}
 	// logout removes it.
-	if code := a.main(ctx, []string{"logout", "work"}); code != 0 || !b.grants.m["work"].IsZero() {
-		t.Errorf("logout: exit %d, grant %v", code, !b.grants.m["work"].IsZero())
+	if code := a.main(ctx, []string{"logout", "work"}); code != 0 || !b.grants.Get("work").IsZero() {
+		t.Errorf("logout: exit %d, grant %v", code, !b.grants.Get("work").IsZero())
 	}
 }
 
@@ -199,8 +169,8 @@ func TestLoginDevice(t *testing.T) {
 	if code := a.main(ctx, []string{"login", "--config", b.cfg, "--device", "work"}); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, b.stdout.String(), b.stderr.String())
 	}
-	if b.grants.m["work"].IsZero() || len(b.opened) != 0 {
-		t.Errorf("grant stored %v, browser opened %q", !b.grants.m["work"].IsZero(), b.opened)
+	if b.grants.Get("work").IsZero() || len(b.opened) != 0 {
+		t.Errorf("grant stored %v, browser opened %q", !b.grants.Get("work").IsZero(), b.opened)
 	}
 }
 
@@ -277,7 +247,7 @@ oauth_client_id = "c"
 oauth_auth_url = %q
 oauth_token_url = %q
 `, online, srv.Port, caFile, loginUser, idp.AuthURL, idp.TokenURL)), 0o600)
-	grants := &memGrants{m: map[string]credential.Grant{}}
+	grants := oauthtest.NewGrants()
 	var out, errb bytes.Buffer
 	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" },
 		logger: slog.New(slog.NewTextHandler(io.Discard, nil)), grants: grants}
@@ -285,7 +255,7 @@ oauth_token_url = %q
 		!strings.Contains(out.String(), "smtpwatch login work") || srv.AuthAttempts.Load() != 0 {
 		t.Fatalf("not signed in: exit %d, %d sign-ins\n%s%s", code, srv.AuthAttempts.Load(), out.String(), errb.String())
 	}
-	grants.m["work"] = credential.Grant{RefreshToken: credential.NewSecret(idp.GrantRefresh(loginUser)), ClientID: "c", TokenURL: idp.TokenURL, Username: loginUser}
+	grants.Put("work", credential.Grant{RefreshToken: credential.NewSecret(idp.GrantRefresh(loginUser)), ClientID: "c", TokenURL: idp.TokenURL, Username: loginUser})
 	out.Reset()
 	if code := a.main(context.Background(), []string{"check", "--config", cfg, "--alternatives", "none"}); code != exitOK ||
 		!strings.Contains(out.String(), "AUTH OAUTHBEARER accepted") {

@@ -11,6 +11,7 @@ import (
 
 	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/oauth"
+	"smtpwatch/monitor/oauthtest"
 	"smtpwatch/monitor/probe"
 )
 
@@ -258,13 +259,14 @@ func TestReadSignIn(t *testing.T) {
 	// A stored sign-in: its refresh token is the ID; the token comes from
 	// the token source.
 	o := parseOne(t, "[[account]]\nname = \"work\"\npreset = \"office365\"\nusername = \"me@example.com\"\n")
-	store := &oneGrant{g: credential.Grant{RefreshToken: credential.NewSecret("rt-1"), Username: "me@example.com",
-		ClientID: o.Credential.OAuth.ClientID, TokenURL: o.Credential.OAuth.TokenURL}}
+	store := oauthtest.NewGrants()
+	store.Put("work", credential.Grant{RefreshToken: credential.NewSecret("rt-1"), Username: "me@example.com",
+		ClientID: o.Credential.OAuth.ClientID, TokenURL: o.Credential.OAuth.TokenURL})
 	si, err = o.ReadSignIn(context.Background(), o.NewTokenSource(store, nil, nil))
 	if err != nil || si.ID.Reveal() != "rt-1" {
 		t.Fatalf("stored sign-in: %v", err)
 	}
-	store.g = credential.Grant{}
+	store.DeleteGrant("work")
 	if si, err = o.ReadSignIn(context.Background(), o.NewTokenSource(store, nil, nil)); err != nil || !si.ID.IsZero() {
 		t.Errorf("no sign-in: %v, ID zero %v", err, si.ID.IsZero())
 	}
@@ -274,17 +276,6 @@ func TestReadSignIn(t *testing.T) {
 		t.Errorf("no sign-in, token: %v", err)
 	}
 }
-
-type oneGrant struct{ g credential.Grant }
-
-func (s *oneGrant) LoadGrant(context.Context, string) (credential.Grant, error) {
-	if s.g.IsZero() {
-		return credential.Grant{}, &credential.Error{Msg: "none", Err: credential.ErrNotFound}
-	}
-	return s.g, nil
-}
-func (s *oneGrant) SaveGrant(_ string, g credential.Grant) error { s.g = g; return nil }
-func (s *oneGrant) DeleteGrant(string) error                     { s.g = credential.Grant{}; return nil }
 
 // The presets: Microsoft's two sign in with OAuth2 by default; Gmail keeps
 // app passwords and says OAuth2 is there.

@@ -20,44 +20,6 @@ import (
 
 const user = "alice@example.test"
 
-// memGrants is a GrantStore in memory; fail makes SaveGrant fail.
-type memGrants struct {
-	mu    sync.Mutex
-	m     map[string]credential.Grant
-	saves int
-	fail  bool
-}
-
-func newMemGrants() *memGrants { return &memGrants{m: map[string]credential.Grant{}} }
-
-func (s *memGrants) LoadGrant(_ context.Context, account string) (credential.Grant, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, ok := s.m[account]
-	if !ok {
-		return credential.Grant{}, &credential.Error{Msg: "none", Err: credential.ErrNotFound}
-	}
-	return g, nil
-}
-
-func (s *memGrants) SaveGrant(account string, g credential.Grant) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail {
-		return errors.New("the keyring is locked")
-	}
-	s.saves++
-	s.m[account] = g
-	return nil
-}
-
-func (s *memGrants) DeleteGrant(account string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, account)
-	return nil
-}
-
 // clock is a settable clock.
 type clock struct {
 	mu  sync.Mutex
@@ -78,7 +40,7 @@ func (c *clock) add(d time.Duration) {
 
 type rig struct {
 	idp   *oauthtest.Provider
-	store *memGrants
+	store *oauthtest.Grants
 	clk   *clock
 	ts    *credential.TokenSource
 	logs  *bytes.Buffer
@@ -89,11 +51,10 @@ func newRig(t *testing.T, o oauthtest.Options) *rig {
 	clk := &clock{now: time.Now()}
 	o.Clock = clk.Now
 	idp := oauthtest.Start(t, o)
-	store := newMemGrants()
+	store := oauthtest.NewGrants()
 	client := credential.OAuthClient{TokenURL: idp.TokenURL, ClientID: "smtpwatch-test", Scopes: []string{"SMTP.Send", "offline_access"}}
-	store.m["work"] = credential.Grant{RefreshToken: credential.NewSecret(idp.GrantRefresh(user)), ClientID: client.ClientID,
-		TokenURL: client.TokenURL, Username: user, Scopes: client.Scopes}
-	store.saves = 0
+	store.Put("work", credential.Grant{RefreshToken: credential.NewSecret(idp.GrantRefresh(user)), ClientID: client.ClientID,
+		TokenURL: client.TokenURL, Username: user, Scopes: client.Scopes})
 	var logs bytes.Buffer
 	ts := credential.NewTokenSource(credential.TokenSourceOptions{
 		Account: "work", Username: user, Client: client, Store: store, Now: clk.Now,
@@ -129,7 +90,7 @@ func (r *rig) noSecrets(t *testing.T, texts ...string) {
 // live; a refresh rotates the refresh token, which is saved at once.
 func TestTokenRefreshAndRotation(t *testing.T) {
 	r := newRig(t, oauthtest.Options{Lifetime: time.Hour})
-	first := r.store.m["work"].RefreshToken
+	first := r.store.Get("work").RefreshToken
 	tok, err := r.token(t, t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -137,9 +98,9 @@ func TestTokenRefreshAndRotation(t *testing.T) {
 	if u, err := r.idp.Validate(tok.Reveal()); err != nil || u != user {
 		t.Fatalf("the token is not valid for %s: %q %v", user, u, err)
 	}
-	saved := r.store.m["work"]
-	if r.store.saves != 1 || saved.RefreshToken.Equal(first) || saved.Username != user || saved.ClientID != "smtpwatch-test" {
-		t.Fatalf("after a rotation: %d saves, grant %+v", r.store.saves, saved)
+	saved := r.store.Get("work")
+	if r.store.Saves() != 1 || saved.RefreshToken.Equal(first) || saved.Username != user || saved.ClientID != "smtpwatch-test" {
+		t.Fatalf("after a rotation: %d saves, grant %+v", r.store.Saves(), saved)
 	}
 
 	// Used again, no request, while it lives long enough.
@@ -154,8 +115,8 @@ func TestTokenRefreshAndRotation(t *testing.T) {
 	if err != nil || fresh.Equal(tok) || r.idp.Refreshes.Load() != 2 {
 		t.Fatalf("4 min before expiry: new token %v, %d refreshes, %v", !fresh.Equal(tok), r.idp.Refreshes.Load(), err)
 	}
-	if r.store.saves != 2 {
-		t.Errorf("%d saves after two rotations", r.store.saves)
+	if r.store.Saves() != 2 {
+		t.Errorf("%d saves after two rotations", r.store.Saves())
 	}
 	r.noSecrets(t, r.logs.String())
 }
@@ -166,8 +127,8 @@ func TestTokenWithoutRotation(t *testing.T) {
 	if _, err := r.token(t, t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if r.store.saves != 0 {
-		t.Errorf("%d saves without a rotation", r.store.saves)
+	if r.store.Saves() != 0 {
+		t.Errorf("%d saves without a rotation", r.store.Saves())
 	}
 }
 
@@ -179,9 +140,9 @@ func TestTokenTakesUpANewSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := r.store.m["work"]
+	g := r.store.Get("work")
 	g.RefreshToken = credential.NewSecret(r.idp.GrantRefresh(user))
-	r.store.m["work"] = g
+	r.store.Put("work", g)
 	tok, err := r.token(t, t.Context())
 	if err != nil || tok.Equal(old) || r.idp.Refreshes.Load() != 2 {
 		t.Errorf("after a new sign-in: new token %v, %d refreshes, %v", !tok.Equal(old), r.idp.Refreshes.Load(), err)
@@ -192,7 +153,7 @@ func TestTokenTakesUpANewSignIn(t *testing.T) {
 // old one in the store is not taken for a new sign-in.
 func TestTokenRotationNotSaved(t *testing.T) {
 	r := newRig(t, oauthtest.Options{Lifetime: time.Hour})
-	r.store.fail = true
+	r.store.FailSaves(true)
 	if _, err := r.token(t, t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -215,16 +176,16 @@ func TestTokenFailures(t *testing.T) {
 		want   error
 		inText string
 	}{
-		{"never signed in", func(r *rig) { delete(r.store.m, "work") }, 0, credential.ErrSignInRequired, "not signed in yet"},
+		{"never signed in", func(r *rig) { r.store.DeleteGrant("work") }, 0, credential.ErrSignInRequired, "not signed in yet"},
 		{"a sign-in for another user", func(r *rig) {
-			g := r.store.m["work"]
+			g := r.store.Get("work")
 			g.Username = "bob@example.test"
-			r.store.m["work"] = g
+			r.store.Put("work", g)
 		}, 0, credential.ErrSignInRequired, "is for bob@example.test"},
 		{"another client id", func(r *rig) {
-			g := r.store.m["work"]
+			g := r.store.Get("work")
 			g.ClientID = "other"
-			r.store.m["work"] = g
+			r.store.Put("work", g)
 		}, 0, credential.ErrSignInRequired, "another client id"},
 		{"invalid_grant (revoked)", func(r *rig) { r.idp.Revoke() }, 0, credential.ErrSignInRequired, "refused the stored sign-in (invalid_grant)"},
 		{"500", func(r *rig) { r.idp.SetFault(oauthtest.Fault500) }, 0, credential.ErrProviderUnreachable, "500 Internal Server Error"},

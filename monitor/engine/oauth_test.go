@@ -29,43 +29,12 @@ import (
 
 const oauthUser = "alice@example.test"
 
-// grants is a credential.GrantStore in memory, as the OS keyring would
-// hold the sign-ins.
-type grants struct {
-	mu sync.Mutex
-	m  map[string]credential.Grant
-}
-
-func (s *grants) LoadGrant(_ context.Context, account string) (credential.Grant, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, ok := s.m[account]
-	if !ok {
-		return credential.Grant{}, &credential.Error{Msg: "no sign-in", Err: credential.ErrNotFound}
-	}
-	return g, nil
-}
-
-func (s *grants) SaveGrant(account string, g credential.Grant) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[account] = g
-	return nil
-}
-
-func (s *grants) DeleteGrant(account string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, account)
-	return nil
-}
-
 // oauthRig is a provider, a server that trusts it, and the engine watching
 // one OAuth2 account of that server.
 type oauthRig struct {
 	idp    *oauthtest.Provider
 	srv    *smtptest.Server
-	store  *grants
+	store  *oauthtest.Grants
 	acct   config.Account
 	e      *Engine
 	hist   Recorder       // nil keeps no history
@@ -79,7 +48,7 @@ func newOAuthRig(t *testing.T, o oauthtest.Options, withGrant bool) *oauthRig {
 	t.Helper()
 	ca := smtptest.NewCA(t, "OAuth Test CA", "smtpwatch tests")
 	cert := ca.Issue(t, smtptest.Leaf{})
-	r := &oauthRig{idp: oauthtest.Start(t, o), store: &grants{m: map[string]credential.Grant{}}}
+	r := &oauthRig{idp: oauthtest.Start(t, o), store: oauthtest.NewGrants()}
 	r.srv = smtptest.Start(t, smtptest.Options{Cert: &cert, Tokens: r.idp.Check, MaxLineLength: 12288})
 	a := realAccount("work", r.srv, ca)
 	a.Username, a.Auth = oauthUser, config.AuthOAuth2
@@ -218,7 +187,7 @@ func TestOAuthSignInLifecycle(t *testing.T) {
 	// Tokens live 2 s; logins every 0.5 s: every few logins use a new one,
 	// and the server (judging expiry by the real clock) accepts each.
 	before := r.srv.AuthAttempts.Load()
-	first := r.store.m["work"].RefreshToken
+	first := r.store.Get("work").RefreshToken
 	waitFor(t, 15*time.Second, "logins over three token lifetimes", func() (bool, string) {
 		n := r.srv.AuthAttempts.Load() - before
 		return n >= 12 && r.idp.Issued.Load() >= 4, fmt.Sprintf("%d logins, %d tokens issued", n, r.idp.Issued.Load())
@@ -229,10 +198,7 @@ func TestOAuthSignInLifecycle(t *testing.T) {
 	if st := r.status(); st.State != health.OK {
 		t.Fatalf("state %s/%s", st.State, st.Cause)
 	}
-	r.store.mu.Lock()
-	rotated := !r.store.m["work"].RefreshToken.Equal(first)
-	r.store.mu.Unlock()
-	if !rotated {
+	if r.store.Get("work").RefreshToken.Equal(first) {
 		t.Error("the provider rotated the refresh token and the store still holds the first one")
 	}
 

@@ -88,20 +88,14 @@ func TestLogin(t *testing.T) {
 		t.Errorf("authorization URL %s", b.shown)
 	}
 
-	mem := &memStore{}
+	mem := oauthtest.NewGrants()
 	if err := oauth.Save(mem, "work", user, client(idp, oauth.Custom), tok, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if mem.g.RefreshToken.Reveal() != tok.RefreshToken || mem.g.Username != user || mem.g.ClientID != "smtpwatch-test" || mem.g.TokenURL != idp.TokenURL {
-		t.Errorf("saved %+v", mem.g)
+	if g := mem.Get("work"); g.RefreshToken.Reveal() != tok.RefreshToken || g.Username != user || g.ClientID != "smtpwatch-test" || g.TokenURL != idp.TokenURL {
+		t.Errorf("saved %+v", g)
 	}
 }
-
-type memStore struct{ g credential.Grant }
-
-func (m *memStore) LoadGrant(context.Context, string) (credential.Grant, error) { return m.g, nil }
-func (m *memStore) SaveGrant(_ string, g credential.Grant) error                { m.g = g; return nil }
-func (m *memStore) DeleteGrant(string) error                                    { m.g = credential.Grant{}; return nil }
 
 // Microsoft's redirect is http://localhost:PORT, which matches the
 // "http://localhost" a person registers; the listener answers on both
