@@ -230,3 +230,20 @@ func permission(err error) error {
 	}
 	return err
 }
+
+// kardianosState is what kardianos says of s: "running", "stopped", or ""
+// when it cannot tell.
+func kardianosState(s kservice.Service, err error) string {
+	if err != nil {
+		return ""
+	}
+	switch st, err := s.Status(); {
+	case err != nil:
+		return ""
+	case st == kservice.StatusRunning:
+		return "running"
+	case st == kservice.StatusStopped:
+		return "stopped"
+	}
+	return ""
+}

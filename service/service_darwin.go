@@ -90,19 +90,7 @@ func remove(o Options) error {
 
 // managerState is launchd's word: "running" or "stopped".
 func managerState(o Options) string {
-	s, err := o.kardianos(!o.System, nil)
-	if err != nil {
-		return ""
-	}
-	switch st, err := s.Status(); {
-	case err != nil:
-		return ""
-	case st == kservice.StatusRunning:
-		return "running"
-	case st == kservice.StatusStopped:
-		return "stopped"
-	}
-	return ""
+	return kardianosState(o.kardianos(!o.System, nil))
 }
 
 // managerLog is the job's output file, where launchd puts what the

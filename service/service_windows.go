@@ -238,19 +238,7 @@ func managerStop(o Options) error {
 // word on it ("running", "stopped", "ready"...).
 func managerState(o Options) string {
 	if o.System {
-		s, err := o.systemService()
-		if err != nil {
-			return ""
-		}
-		switch st, err := s.Status(); {
-		case err != nil:
-			return ""
-		case st == kservice.StatusRunning:
-			return "running"
-		case st == kservice.StatusStopped:
-			return "stopped"
-		}
-		return ""
+		return kardianosState(o.systemService())
 	}
 	out, err := schtasks("/Query", "/TN", o.name(), "/FO", "LIST")
 	if err != nil {
