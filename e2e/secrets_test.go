@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +61,9 @@ func leaks(forms map[string]string, out string) []string {
 // refusal must not get it — in clear or in any base64 form — into any output
 // or stored file: the text report, --json, the Nagios line, the daemon's
 // /v1/status, /v1/events, `status` and `status --json`, `history` and
-// `history --json`, the SQLite history (database and WAL), and the logs.
+// `history --json`, the dashboard's pages (overview, the account's report
+// and history, the settings), the SQLite history (database and WAL), and
+// the logs.
 func TestQuotedSecretNeverShown(t *testing.T) {
 	e := needEnv(t)
 	srv := quotingServer(t, e)
@@ -119,6 +123,12 @@ func TestQuotedSecretNeverShown(t *testing.T) {
 		if !strings.Contains(outputs["status --json"], "535") {
 			t.Errorf("status --json does not show the refusal:\n%s", outputs["status --json"])
 		}
+		for path, page := range dashboardPages(t, e, files.socket, "/", "/account/quoted", "/settings", "/settings/account/quoted") {
+			outputs["the dashboard's "+path] = page
+		}
+		if !strings.Contains(outputs["the dashboard's /account/quoted"], "535") {
+			t.Errorf("the dashboard's account page does not show the refusal:\n%s", outputs["the dashboard's /account/quoted"])
+		}
 		d.signal(t, 15, 10*time.Second) // SIGTERM: history is closed and checkpointed
 		files2, _ := filepath.Glob(filepath.Join(files.stateDir, "*"))
 		for _, f := range files2 {
@@ -137,6 +147,40 @@ func TestQuotedSecretNeverShown(t *testing.T) {
 			}
 		}
 	})
+}
+
+// dashboardPages signs in to the daemon's dashboard with a link from
+// `smtpwatch open --print-url` and returns the pages at paths, as a
+// browser gets them.
+func dashboardPages(t *testing.T, e *env, socket string, paths ...string) map[string]string {
+	t.Helper()
+	r := smtpwatch(t, e, "", nil, "open", "--print-url", "--socket", socket)
+	link := strings.TrimSpace(r.Stdout)
+	if r.Exit != exitOK || !strings.HasPrefix(link, "http://127.0.0.1:") {
+		t.Fatalf("open --print-url:\n%s", r)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	get := func(u string) string {
+		t.Helper()
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s\n%s", u, resp.Status, b)
+		}
+		return string(b)
+	}
+	get(link)
+	base := strings.SplitN(link, "/login", 2)[0]
+	pages := map[string]string{}
+	for _, p := range paths {
+		pages[p] = get(base + p)
+	}
+	return pages
 }
 
 // rawGet fetches path from the daemon's API socket and returns the body as
