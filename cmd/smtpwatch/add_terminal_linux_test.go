@@ -24,6 +24,7 @@ import (
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/credential"
 	"smtpwatch/monitor/keyringtest"
+	"smtpwatch/monitor/smtptest"
 )
 
 // terminal is a real pseudo-terminal and everything it has shown.
@@ -107,7 +108,7 @@ func TestAddInteractiveKeyring(t *testing.T) {
 	b := newAddBed(t)
 	b.autoconfig(
 		server("mail.example.test", b.srv.Port, "STARTTLS", "password-cleartext"),
-		server("closed.example.test", closedPort(t), "SSL", "password-cleartext"),
+		server("closed.example.test", smtptest.Port(t, smtptest.ClosedPort(t)), "SSL", "password-cleartext"),
 	)
 	term := newTerminal(t)
 	var stdout bytes.Buffer
@@ -182,7 +183,7 @@ func TestAddOffersService(t *testing.T) {
 	b := newAddBed(t)
 	b.autoconfig(
 		server("mail.example.test", b.srv.Port, "STARTTLS", "password-cleartext"),
-		server("closed.example.test", closedPort(t), "SSL", "password-cleartext"),
+		server("closed.example.test", smtptest.Port(t, smtptest.ClosedPort(t)), "SSL", "password-cleartext"),
 	)
 	term := newTerminal(t)
 	var stdout bytes.Buffer

@@ -93,17 +93,6 @@ func server(host string, port int, socket, auth string) string {
 		`<username>%%EMAILADDRESS%%</username><authentication>%s</authentication></outgoingServer>`, host, port, socket, auth)
 }
 
-// closedPort is a port nothing listens on.
-func closedPort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return p
-}
-
 func (b *addBed) env() addEnv {
 	r := b.zone.Resolver()
 	return addEnv{
@@ -268,7 +257,7 @@ func TestAddJSON(t *testing.T) {
 func TestAddNextCandidate(t *testing.T) {
 	b := newAddBed(t)
 	b.autoconfig(
-		server("closed.example.test", closedPort(t), "SSL", "password-cleartext"),
+		server("closed.example.test", smtptest.Port(t, smtptest.ClosedPort(t)), "SSL", "password-cleartext"),
 		server("mail.example.test", b.srv.Port, "STARTTLS", "password-cleartext"),
 	)
 	r := b.add("", addUser, "--yes", "--password-command", passwordCommand())
@@ -493,7 +482,7 @@ func TestAddKeyringUnreachable(t *testing.T) {
 // port but the check sees another port work, that port is tried next.
 func TestAddTakesTheWorkingPort(t *testing.T) {
 	b := newAddBed(t)
-	b.autoconfig(server("mail.example.test", closedPort(t), "SSL", "password-cleartext"))
+	b.autoconfig(server("mail.example.test", smtptest.Port(t, smtptest.ClosedPort(t)), "SSL", "password-cleartext"))
 	env := b.env()
 	env.probe.Alternatives = []probe.Alternative{{Port: b.srv.Port, Security: probe.SecurityStartTLS}}
 	r := b.addEnv(env, "", addUser, "--yes", "--password-command", passwordCommand())

@@ -17,6 +17,7 @@ import (
 	"smtpwatch/monitor/config"
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/notify"
+	"smtpwatch/monitor/smtptest"
 )
 
 // The whole daemon, headless: an account starts failing; the decision is
@@ -34,9 +35,9 @@ func TestDaemonAlerts(t *testing.T) {
 	}))
 	defer hook.Close()
 	dir := t.TempDir()
-	listen := freeAddr(t)
-	down := freeAddr(t)
-	closed := freeAddr(t) // the account's server: nothing listens
+	listen := smtptest.ClosedPort(t)
+	down := smtptest.ClosedPort(t)
+	closed := smtptest.ClosedPort(t) // the account's server: nothing listens
 	path := filepath.Join(dir, "config.toml")
 	t.Setenv("SMTPWATCH_DAEMON_TEST_HOOK", "k3y")
 	text := fmt.Sprintf(`state_dir = %q

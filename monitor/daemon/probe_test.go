@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,17 +21,6 @@ import (
 
 const fleetEnv = "SMTPWATCH_DAEMON_TEST_FLEET_PW"
 
-// freeAddr is a loopback address nothing listens on yet.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // probeDaemon runs a daemon with account "a" on srv, the metrics listener,
 // and the modules "fleet" (logs in, to 127.0.0.1 only) and "open" (no
 // login, any server). It returns the listener's base URL and what
@@ -40,7 +28,7 @@ func freeAddr(t *testing.T) string {
 func probeDaemon(t *testing.T, srv *smtptest.Server, ca *smtptest.CA, extra string) (string, func() *Daemon) {
 	t.Helper()
 	path, _ := setup(t, srv, ca, "1h")
-	listen := freeAddr(t)
+	listen := smtptest.ClosedPort(t)
 	dir := filepath.Dir(path)
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -252,15 +252,6 @@ func TestOAuthTokenRejectedIsNotRetried(t *testing.T) {
 // server's, not the network's — and the access token still valid is used
 // meanwhile.
 func TestOAuthProviderUnreachable(t *testing.T) {
-	closedPort := func(t *testing.T) int {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		return p
-	}
 	t.Run("provider down, server up", func(t *testing.T) {
 		r := newOAuthRig(t, oauthtest.Options{}, true)
 		r.idp.SetFault(oauthtest.Fault500)
@@ -276,7 +267,7 @@ func TestOAuthProviderUnreachable(t *testing.T) {
 	t.Run("provider down, server down", func(t *testing.T) {
 		r := newOAuthRig(t, oauthtest.Options{}, true)
 		r.idp.Close()
-		r.acct.Port = closedPort(t)
+		r.acct.Port = smtptest.Port(t, smtptest.ClosedPort(t))
 		r.start(t, probe.Deps{})
 		r.waitState(t, health.Failing, probe.CauseConnectionRefused)
 		if r.idp.Refreshes.Load() != 0 {
@@ -291,7 +282,7 @@ func TestOAuthProviderUnreachable(t *testing.T) {
 			Resolve: func(context.Context, string) ([]net.IPAddr, error) {
 				return nil, &net.DNSError{Err: "network is unreachable", Name: "mail.example.test", IsTemporary: true}
 			},
-			OnlineTargets: []string{fmt.Sprintf("127.0.0.1:%d", closedPort(t))},
+			OnlineTargets: []string{smtptest.ClosedPort(t)},
 		})
 		r.waitState(t, health.Offline, probe.CauseOffline)
 	})

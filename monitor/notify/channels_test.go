@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/smtptest"
 )
 
 const rejectedText = "Your password was rejected by the server (535 5.7.8 Authentication credentials invalid). " +
@@ -167,7 +168,7 @@ webhook = "%s/smtpwatch"
 // a query or a user name, whether the receiver is down or answers 500.
 // (Every URL points at loopback: no test reaches a real service.)
 func TestChannelErrorsHideTheURL(t *testing.T) {
-	down := freePort(t)
+	down := smtptest.ClosedPort(t)
 	r := newReceiver(t)
 	r.set(http.StatusInternalServerError, 0)
 	t.Setenv("SMTPWATCH_TEST_URL1", "gotify://"+down+"/AsEcReTtOkEn123?disabletls=yes")

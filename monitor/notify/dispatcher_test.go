@@ -17,6 +17,7 @@ import (
 	"smtpwatch/monitor/health"
 	"smtpwatch/monitor/metrics"
 	"smtpwatch/monitor/probe"
+	"smtpwatch/monitor/smtptest"
 )
 
 // eventually polls cond every 10 ms for at most d.
@@ -91,7 +92,7 @@ func TestDispatcherFansOut(t *testing.T) {
 	broken, slow, tlsBad := newReceiver(t), newReceiver(t), newTLSReceiver(t)
 	broken.set(http.StatusInternalServerError, 0)
 	slow.set(0, 2*time.Second)
-	down := freePort(t)
+	down := smtptest.ClosedPort(t)
 	_, chs := channels(t, fmt.Sprintf(`[[account]]
 name = "charter"
 server = "smtp.charter.net"

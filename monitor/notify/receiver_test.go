@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -129,17 +128,6 @@ func (r *receiver) none(d time.Duration) {
 		r.t.Fatalf("unexpected request %+v", req)
 	case <-time.After(d):
 	}
-}
-
-// freePort is a loopback port nothing listens on (a receiver that is down).
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // channels parses a config file and makes its channels.

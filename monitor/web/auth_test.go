@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"smtpwatch/monitor/health"
+	"smtpwatch/monitor/smtptest"
 )
 
 // Nothing is served without a session: every page, fragment, event
@@ -162,7 +163,7 @@ func TestHostHeaderChecked(t *testing.T) {
 	b := newBed(t)
 	c := b.login()
 	port := strconv.Itoa(int(b.srv.Addr().Port()))
-	for _, host := range []string{"evil.example:" + port, "evil.example", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+	for _, host := range []string{"evil.example:" + port, "evil.example", smtptest.ClosedPort(t),
 		"127.0.0.2:" + port, "[::1]:" + port, "localhost.evil.example:" + port, "127.0.0.1:" + port + ".evil"} {
 		for _, p := range []string{"/", "/events", "/settings", "/static/app.js"} {
 			if r := b.do(c, "GET", p, nil, map[string]string{"Host": host}); r.code != http.StatusForbidden || strings.Contains(r.body, "alpha") {
@@ -210,7 +211,7 @@ func TestChangesNeedCSRFAndSameOrigin(t *testing.T) {
 		"empty token":                          {url.Values{"for": {"1h"}, "csrf": {""}}, nil},
 		"another session's":                    {url.Values{"for": {"1h"}, "csrf": {otherCSRF}}, nil},
 		"token in a header of another session": {url.Values{"for": {"1h"}}, map[string]string{"X-CSRF-Token": otherCSRF}},
-		"another origin":                       {url.Values{"for": {"1h"}, "csrf": {csrf}}, map[string]string{"Origin": "http://127.0.0.1:" + strconv.Itoa(freePort(t))}},
+		"another origin":                       {url.Values{"for": {"1h"}, "csrf": {csrf}}, map[string]string{"Origin": "http://" + smtptest.ClosedPort(t)}},
 		"another site's page":                  {url.Values{"for": {"1h"}, "csrf": {csrf}}, map[string]string{"Origin": "http://evil.example"}},
 		"null origin":                          {url.Values{"for": {"1h"}, "csrf": {csrf}}, map[string]string{"Origin": "null"}},
 		"same-site fetch":                      {url.Values{"for": {"1h"}, "csrf": {csrf}}, map[string]string{"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}},
