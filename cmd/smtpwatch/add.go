@@ -706,13 +706,14 @@ func (ad *adder) addOAuth(ctx context.Context, name, address string, c choice, s
 	}
 	ad.rec.Written = true
 	fmt.Fprintf(ad.out, "Added %q to %s: %s.\n", name, ad.path, describe(acct))
-	err = ad.env.oauth.SignIn(ctx, ad.a, ad.path, name)
-	switch {
-	case errors.Is(err, errOAuthPending):
-		ad.rec.SignIn = "pending: smtpwatch login " + name
-		fmt.Fprintf(ad.out, "Sign-in is not set up yet; until it is, smtpwatch watches the connection and the certificate only.\nsign in with: smtpwatch login %s\n", name)
+	if !canWrite {
+		ad.rec.SignIn = "not set up: no known provider"
+		fmt.Fprintln(ad.out, onboard.OAuth2Unknown(name))
 		ad.daemon(ctx, name)
 		return addUnverified
+	}
+	err = ad.env.oauth.SignIn(ctx, ad.a, ad.path, name)
+	switch {
 	case err != nil:
 		ad.rec.SignIn = "failed: " + err.Error()
 		fmt.Fprintf(ad.out, "The sign-in did not finish: %v\nsign in with: smtpwatch login %s\n", err, name)

@@ -330,16 +330,16 @@ func TestAddServerFlags(t *testing.T) {
 	}
 }
 
-// TestAddOAuth2Pending: a provider that signs in with OAuth2 gets its
-// server checked and written without a password, and the person is told
-// to sign in; exit status 1.
-func TestAddOAuth2Pending(t *testing.T) {
+// TestAddOAuth2UnknownProvider: a server whose autoconfig says OAuth2, of
+// a provider smtpwatch does not sign in with, is checked and written
+// without a user or password (watched without signing in); the output and
+// the file say what to add; exit status 1, and no sign-in is started.
+func TestAddOAuth2UnknownProvider(t *testing.T) {
 	b := newAddBed(t)
 	b.autoconfig(server("mail.example.test", b.srv.Port, "STARTTLS", "OAuth2"))
-	env := b.env()
-	env.oauth = pendingOAuth{} // a build without OAuth2 sign-in
-	r := b.addEnv(env, "", addUser, "--yes")
-	if r.code != addUnverified || !strings.Contains(r.stdout, "sign in with: smtpwatch login example") {
+	r := b.add("", addUser, "--yes")
+	if r.code != addUnverified || !strings.Contains(r.stdout, "smtpwatch does not know this provider's sign-in: give the account an oauth_token_command") ||
+		strings.Contains(r.stdout+r.stderr, "did not finish") {
 		t.Fatalf("%s", r)
 	}
 	a, ok := b.load().Account("example")
@@ -350,7 +350,7 @@ func TestAddOAuth2Pending(t *testing.T) {
 		t.Errorf("%d sign-ins with a password", n)
 	}
 	data, _ := os.ReadFile(b.cfg)
-	if !strings.Contains(string(data), "# Signs in with OAuth2 as jo@example.test: run smtpwatch login example") {
+	if !strings.Contains(string(data), "# Signs in with OAuth2 as jo@example.test. smtpwatch does not know this provider's sign-in") {
 		t.Errorf("file:\n%s", data)
 	}
 }

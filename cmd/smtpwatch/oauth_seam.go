@@ -25,13 +25,9 @@ type oauthSetup interface {
 	Settings(s *config.Settings, user, provider, tokenCommand string) bool
 	// SignIn runs the interactive sign-in of the account name of the
 	// config file path (written by Settings), as `smtpwatch login NAME`
-	// does, and returns once a token is stored or it failed. It returns
-	// errOAuthPending when it cannot sign in.
+	// does, and returns once a token is stored or it failed.
 	SignIn(ctx context.Context, a *app, path, name string) error
 }
-
-// errOAuthPending: the sign-in cannot be run here.
-var errOAuthPending = errors.New("OAuth2 sign-in is not available in this build")
 
 // oauthSignIn is the OAuth2 setup `add` and `import` use.
 var oauthSignIn oauthSetup = loginOAuth{}
@@ -59,12 +55,3 @@ func (loginOAuth) SignIn(ctx context.Context, a *app, path, name string) error {
 	}
 	return nil
 }
-
-// pendingOAuth is the OAuth2 setup of a build that cannot sign in: it
-// writes nothing of OAuth2, so `add` writes the account's verified server
-// without sign-in and prints "sign in with: smtpwatch login NAME".
-type pendingOAuth struct{}
-
-func (pendingOAuth) Settings(*config.Settings, string, string, string) bool { return false }
-
-func (pendingOAuth) SignIn(context.Context, *app, string, string) error { return errOAuthPending }

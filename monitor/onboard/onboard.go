@@ -207,10 +207,20 @@ func OAuth2Settings(s *config.Settings, user, preset, tokenCommand string) bool 
 	return true
 }
 
-// OAuth2Comment is the line added to Comment for an account that signs in
-// with OAuth2 when this build cannot write its sign-in keys.
+// OAuth2Comment is the line added to Comment for an account whose server
+// signs in with OAuth2 through a provider smtpwatch does not know
+// (OAuth2Settings said false): it is written without a user, watched
+// without signing in, and the comment says what to add.
 func OAuth2Comment(user, name string) string {
-	return fmt.Sprintf("Signs in with OAuth2 as %s: run smtpwatch login %s", user, name)
+	return fmt.Sprintf("Signs in with OAuth2 as %s. %s", user, OAuth2Unknown(name))
+}
+
+// OAuth2Unknown says what to do for an account whose OAuth2 provider
+// smtpwatch does not know.
+func OAuth2Unknown(name string) string {
+	return fmt.Sprintf("smtpwatch does not know this provider's sign-in: give the account an oauth_token_command "+
+		"(a helper that prints an access token), or oauth_provider = \"custom\" with oauth_client_id, "+
+		"oauth_auth_url and oauth_token_url (then run smtpwatch login %s); until then it is watched without signing in.", name)
 }
 
 // Watching names cfg's account that already checks the same server, port

@@ -382,7 +382,7 @@ func (s *Server) addOAuth2(w http.ResponseWriter, r *http.Request, id string, pa
 		onboard.Describe(acct), name, s.o.ConfigPath)
 	switch {
 	case !signsIn:
-		msg += fmt.Sprintf(" smtpwatch cannot sign in to this provider by itself: give the account an oauth_token_command, or an oauth_provider, then run smtpwatch login %s.", name)
+		msg += " " + onboard.OAuth2Unknown(name)
 	case s.o.OAuth2SignIn == nil:
 		msg += fmt.Sprintf(" Sign in with: smtpwatch login %s", name)
 	default:
