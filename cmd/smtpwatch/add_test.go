@@ -355,8 +355,10 @@ func TestAddOAuth2UnknownProvider(t *testing.T) {
 	}
 }
 
-// fakeOAuth stands for the OAuth2 sign-in that comes with its own build;
-// the config of this build has no OAuth2 keys, so it writes none.
+// fakeOAuth stands for the OAuth2 sign-in of `smtpwatch login`, whose
+// providers (Microsoft, Google) are on the internet: it records whom add
+// hands over. The sign-in itself is tested against a local provider in
+// login_test.go and, with the real Dovecot, in e2e.
 type fakeOAuth struct {
 	signedIn []string
 }
